@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine with Python 3.11+, Java 17 and Maven:
+#   make run    the service on a local Apache Kafka broker, showing decisions as they arrive (Ctrl-C stops all)
+#   make test   the whole suite, against a real broker the test session starts and stops
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-unit lint schemas bench bench-quick broker clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/python -m service.devrun
+
+test: install
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+
+schemas: install
+	$(BIN)/moderation schemas
+
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick
+
+broker: install
+	$(BIN)/python -m service.localkafka run --state-dir .cache/kafka/run
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,66 @@
+"""One batch of consumed records -> the records to publish. Synchronous; runs in a worker thread.
+
+This is the shell's side of the core: it calls the pure ``decide()`` per record with the record's timestamp as
+the reference time, wraps each Decision in its published envelope, and turns an unexpected exception (a bug,
+not a bad article) into a dead-letter record carrying the original key, value and headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from service.core.decide import decide
+from service.core.decision import Decision
+from service.envelope import Source, decision_event, encode
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    approved: str
+    rejected: str
+    deadletter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    source: Source
+    decision: Decision | None  # None: dead-lettered
+    error: str | None = None
+
+
+def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
+    if timestamp_ms is None or timestamp_ms < 0:
+        return fallback
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+
+
+def decide_batch(records: list[Any], keyring: Any, rules: Any, topics: Topics) -> list[Outgoing]:
+    decided_at = datetime.now(UTC)
+    out = []
+    for record in records:
+        source = Source(record.topic, record.partition, record.offset, record.timestamp)
+        try:
+            decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at))
+            event = decision_event(decision, source, record.value, decided_at)
+            topic = topics.approved if decision.approved else topics.rejected
+            headers = [("moderation-decision", decision.decision.encode())]
+            out.append(Outgoing(topic, record.key, encode(event), headers, source, decision))
+        except Exception as exc:  # a bug in the core: keep the record, keep the stream going
+            out.append(dead_letter(record, source, exc, topics.deadletter))
+    return out
+
+
+def dead_letter(record: Any, source: Source, exc: BaseException, topic: str) -> Outgoing:
+    error = f"{type(exc).__name__}: {str(exc)[:500]}"
+    headers = [*(record.headers or ()),
+               ("moderation-error", error.encode("utf-8", "replace")),
+               ("moderation-source-topic", source.topic.encode()),
+               ("moderation-source-partition", str(source.partition).encode()),
+               ("moderation-source-offset", str(source.offset).encode())]
+    return Outgoing(topic, record.key, record.value or b"", headers, source, None, error)

@@ -1,0 +1,139 @@
+"""The ``moderation`` command: run the service, check events offline, sign, produce, and author rules.
+
+Every subcommand reports usage errors as one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from service import cli_kafka, cli_keys, cli_rules
+from service.envelope import reason_dict
+
+DEFAULT_RULES = Path("config/rules.yaml")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+def parse_time(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: not an ISO 8601 date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Decide every event in the given files offline and print one JSON decision per event."""
+    from service.adapters.keydir import load_keyring
+    from service.adapters.rules_file import read_rules
+    from service.core.decide import decide
+    from service.core.rules import RulesError
+    from service.core.signature import Keyring
+    from service.eventfiles import EventFileError, iter_event_files
+
+    try:
+        rules = read_rules(args.rules)
+    except (OSError, RulesError) as exc:
+        raise UsageError(f"cannot load rules: {exc}") from None
+    keyring = Keyring(())
+    if args.keys is not None:
+        if not args.keys.is_dir():
+            raise UsageError(f"--keys: not a directory: {args.keys}")
+        keyring, problems = load_keyring(args.keys, allow_loose_permissions=args.allow_loose_key_permissions)
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+    now = parse_time(args.now)
+    out = sys.stdout.buffer
+    try:
+        for source, value in iter_event_files(args.paths):
+            decision = decide(value, (), keyring, rules, now)
+            row = {
+                "source": source,
+                "decision": decision.decision,
+                "reasons": [reason_dict(reason) for reason in decision.reasons],
+                "rulesFired": list(decision.rulesFired),
+                "rulesVersion": decision.rulesVersion,
+                "signer": decision.signer,
+                "title": (decision.article or {}).get("title") if isinstance(decision.article, dict) else None,
+            }
+            out.write(orjson.dumps(row) + b"\n")
+            out.flush()
+    except EventFileError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from service.runner import run_service
+
+    return run_service(args.config)
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from service import schemas
+
+    if args.check:
+        drift = schemas.drifted(args.dir)
+        for name in drift:
+            print(f"schema drift: {args.dir / name} differs from the models (run `moderation schemas`)",
+                  file=sys.stderr)
+        return 1 if drift else 0
+    for path in schemas.write(args.dir):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the service: consume, decide, produce")
+    run.add_argument("--config", type=Path, help="YAML configuration file (env MODERATION_CONFIG_FILE)")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="decide event files offline, one JSON decision per event")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="event files: JSON, front matter, or .jsonl")
+    check.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="rules file (default: %(default)s)")
+    check.add_argument("--keys", type=Path, help="directory of verification keys (default: none, so unsigned)")
+    check.add_argument("--now", help="reference time for the rules, ISO 8601 (default: now)")
+    check.add_argument("--allow-loose-key-permissions", action="store_true", help=argparse.SUPPRESS)
+    check.set_defaults(func=cmd_check)
+
+    schemas = sub.add_parser("schemas", help="write the JSON Schemas generated from the models")
+    schemas.add_argument("--dir", type=Path, default=Path("schemas"))
+    schemas.add_argument("--check", action="store_true", help="exit 1 if the files differ from the models")
+    schemas.set_defaults(func=cmd_schemas)
+
+    cli_keys.add_keygen_parser(sub)
+    cli_keys.add_sign_parser(sub)
+    cli_rules.add_rules_parser(sub)
+    cli_kafka.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"moderation {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

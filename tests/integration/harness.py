@@ -1,0 +1,119 @@
+"""Helpers for tests that cross the real broker: create topics, run the service in-process, produce, collect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from service.adapters.keydir import write_key_file
+from service.adapters.topics import ensure_topics
+from service.app import Moderator
+from service.core.keys import SigningKey
+from service.policy import Policy
+from service.settings import Settings
+
+ROOT = Path(__file__).parents[2]
+DEFAULT_RULES = ROOT / "config" / "rules.yaml"
+PROVIDERS = ("siliconangle.com", "reuters.com", "apnews.com", "example.com", "example.org")
+
+
+def make_key(keys_dir: Path, key_id: str = "test", algorithm: str = "ed25519", providers=PROVIDERS,
+             **window: datetime) -> SigningKey:
+    """A fresh signing key whose verification half is written into ``keys_dir`` (mode 0600)."""
+    import os
+
+    material = os.urandom(32)
+    key = SigningKey(key_id, algorithm, frozenset(providers), material=material, **window)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    write_key_file(keys_dir / f"{key_id}.key.json", key.verification_key())
+    return key
+
+
+def settings_for(bootstrap: str, prefix: str, keys_dir: Path, **overrides: Any) -> Settings:
+    values = {
+        "bootstrap_servers": bootstrap,
+        "input_topic": f"{prefix}in",
+        "approved_topic": f"{prefix}approved",
+        "rejected_topic": f"{prefix}rejected",
+        "deadletter_topic": f"{prefix}dead",
+        "group_id": f"{prefix}group",
+        "keys_dir": keys_dir,
+        "rules_path": DEFAULT_RULES,
+        "http_port": 0,
+        "reload_interval_s": 0.2,
+        "shutdown_timeout_s": 20,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def output_topics(settings: Settings) -> list[str]:
+    return [settings.approved_topic, settings.rejected_topic, settings.deadletter_topic]
+
+
+async def create_topics(settings: Settings, partitions: int = 3) -> None:
+    names = [settings.input_topic, *output_topics(settings)]
+    await ensure_topics(settings.bootstrap_servers, dict.fromkeys(names, partitions))
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Moderator]:
+    """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end."""
+    log = structlog.get_logger("test")
+    moderator = Moderator(settings, Policy(settings, log), log)
+    stop = asyncio.Event()
+    task = asyncio.create_task(moderator.run(stop))
+    try:
+        yield moderator
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
+                  timestamp_ms: int | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        acks = [await producer.send(topic, value, key=key, timestamp_ms=timestamp_ms) for key, value in records]
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+
+
+async def collect(bootstrap: str, topics: list[str], expected: int, timeout: float = 90.0,
+                  settle: float = 1.5) -> list[Any]:
+    """Every committed record of ``topics`` once ``expected`` have arrived (plus ``settle`` s to catch extras)."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, isolation_level="read_committed",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    got: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        settle_until = None
+        while True:
+            now = asyncio.get_running_loop().time()
+            if len(got) >= expected and settle_until is None:
+                settle_until = now + settle
+            if now > deadline or (settle_until is not None and now > settle_until):
+                return got
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                got.extend(records)
+    finally:
+        await consumer.stop()
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def recent_ms() -> int:
+    return ms(datetime.now(UTC) - timedelta(minutes=1))
