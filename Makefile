@@ -39,7 +39,7 @@ bench-quick: install
 	$(BIN)/python -m bench --quick
 
 broker: install
-	$(BIN)/python -m service.localkafka run --state-dir .cache/kafka/run
+	$(BIN)/python -m service.localkafka run --state-dir .cache/kafka/state --port 9092
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,56 @@
+"""A broker's state directory and the JVM command lines that use it.
+
+    STATE_DIR/server.properties  log4j.properties  server.log (broker log)  jvm.out (JVM stdout/stderr)
+    STATE_DIR/data/              KRaft metadata log and topic data (meta.properties once formatted)
+    STATE_DIR/tls/               ca.pem, server-keystore.pem (tls=True only)
+
+Config files are rewritten on every start (ports may be new); storage is formatted only once, so data and
+the SCRAM users written at format time survive restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from service.localkafka import config
+from service.localkafka.jars import ensure_jars, find_java
+from service.localkafka.tls import write_tls_files
+
+JVM_OPTS = ["-Xms128m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
+
+
+class BrokerStartError(RuntimeError):
+    """The broker could not be set up or did not become ready; the message carries its log."""
+
+
+def cluster_id() -> str:
+    """Kafka's cluster id format: a UUID as 22 chars of unpadded base64url, not starting with '-'."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def java_command(project_root: Path, state_dir: Path, main_class: str, *args: str) -> list[str]:
+    libs = ensure_jars(project_root)
+    log_config = f"-Dlog4j.configuration=file:{state_dir / 'log4j.properties'}"
+    return [find_java(), *JVM_OPTS, log_config, "-cp", f"{libs}/*", main_class, *args]
+
+
+def prepare(project_root: Path, state_dir: Path, ports: config.Ports, tls: bool, sasl_users: dict[str, str]) -> Path:
+    """Write the config files, format storage on first use; return the server.properties path."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tls_files = write_tls_files(state_dir / "tls") if tls else None
+    data, props = state_dir / "data", state_dir / "server.properties"
+    props.write_text(config.server_properties(data, ports, tls_files, sasl_users))
+    (state_dir / "log4j.properties").write_text(config.log4j_properties(state_dir / "server.log"))
+    if not (data / "meta.properties").exists():
+        cmd = java_command(project_root, state_dir, "kafka.tools.StorageTool", "format")
+        cmd += ["-t", cluster_id(), "-c", str(props), *config.scram_format_args(sasl_users)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:  # StorageTool output names the bad setting, never a password
+            raise BrokerStartError(f"kafka-storage format failed:\n{done.stdout}{done.stderr}")
+    return props
