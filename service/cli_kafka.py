@@ -26,10 +26,13 @@ def _record(value: bytes, signing_key: Any, timestamp: str) -> tuple[bytes | Non
     if not isinstance(document, dict):
         return None, value, None  # publish as is: the service must reject it, not this tool
     if signing_key is not None and "secured" not in document:
-        from service.signing import sign_event
+        from service.signing import SigningError, sign_event
 
-        document = sign_event(document, signing_key)
-        value = orjson.dumps(document)
+        try:
+            document = sign_event(document, signing_key)
+            value = orjson.dumps(document)
+        except SigningError as exc:  # e.g. a provider the key is not bound to: publish unsigned, say why
+            print(f"warning: not signed: {exc}", file=sys.stderr)
     url = document.get("webUrl")
     key = url.encode() if isinstance(url, str) else None
     ts = None
