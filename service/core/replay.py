@@ -1,0 +1,110 @@
+"""Replay detection: an exact copy of an already-decided signed event is rejected as ``signature.replay``.
+
+A copy is recognised by its signer and nonce (a producer never reuses a nonce; see docs/signing.md). The window
+is bounded twice: by count (oldest forgotten first) and by time, measured in record time (the records' own
+timestamps, never the wall clock, so reprocessing a backlog does not change what counts as a copy).
+
+Records are remembered only once their batch is delivered (``ReplayBatch.commit``): a batch that fails and is
+decided again must not find its own records in the window. Windows are kept per input partition, because an
+exact copy has the same key as its original and so lands in the same partition; a partition that moves to
+another instance starts with an empty window there. Nothing survives a restart: the window is memory only.
+Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from service.core import reasons as r
+from service.core.decision import Decision
+from service.core.reasons import Reason
+from service.core.signature import parse_secured
+
+
+@dataclass(frozen=True, slots=True)
+class FirstSeen:
+    at: datetime
+    where: str  # e.g. "offset 41", for the rejection message
+
+
+class ReplayWindow:
+    """The signed events decided recently in one partition: (signer, nonce) -> when and where first seen."""
+
+    def __init__(self, max_entries: int = 100_000, max_age: timedelta = timedelta(hours=24)) -> None:
+        self.max_entries, self.max_age = max_entries, max_age
+        self._seen: OrderedDict[tuple[str, bytes], FirstSeen] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def get(self, key: tuple[str, bytes], at: datetime) -> FirstSeen | None:
+        first = self._seen.get(key)
+        return first if first is not None and at - first.at <= self.max_age else None
+
+    def remember(self, key: tuple[str, bytes], first: FirstSeen) -> None:
+        self._seen.setdefault(key, first)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+        horizon = first.at - self.max_age
+        while self._seen:
+            oldest_key = next(iter(self._seen))
+            if self._seen[oldest_key].at >= horizon:
+                break
+            del self._seen[oldest_key]
+
+
+class ReplayWindows:
+    """One ReplayWindow per partition, with batches that only remember what was delivered."""
+
+    def __init__(self, max_entries: int = 100_000, max_age: timedelta = timedelta(hours=24)) -> None:
+        self.max_entries, self.max_age = max_entries, max_age
+        self._windows: dict[Hashable, ReplayWindow] = {}
+
+    def window(self, partition: Hashable) -> ReplayWindow:
+        found = self._windows.get(partition)
+        if found is None:
+            found = self._windows[partition] = ReplayWindow(self.max_entries, self.max_age)
+        return found
+
+    def forget(self, partitions: Iterable[Hashable]) -> None:
+        for partition in partitions:
+            self._windows.pop(partition, None)
+
+    def batch(self) -> ReplayBatch:
+        return ReplayBatch(self)
+
+
+class ReplayBatch:
+    def __init__(self, windows: ReplayWindows) -> None:
+        self._windows = windows
+        self._pending: dict[Hashable, dict[tuple[str, bytes], FirstSeen]] = {}
+
+    def check(self, decision: Decision, partition: Hashable, where: str) -> Decision:
+        """The decision, or a rejection if its signed event was already decided in this partition's window."""
+        if decision.signer is None or decision.article is None:
+            return decision
+        parsed = parse_secured(decision.article.get("secured"))
+        if isinstance(parsed, Reason):
+            return decision
+        key, at = (decision.signer, parsed[1]), decision.evaluatedAt
+        pending = self._pending.setdefault(partition, {})
+        first = pending.get(key) or self._windows.window(partition).get(key, at)
+        if first is None:
+            pending[key] = FirstSeen(at, where)
+            return decision
+        reason = Reason(
+            r.SIGNATURE_REPLAY,
+            f"an identical signed event (same signer and nonce) was already decided ({first.where})",
+            path="secured",
+        )
+        return replace(decision, decision="rejected", reasons=(reason,), rulesFired=())
+
+    def commit(self, partitions: Iterable[Hashable]) -> None:
+        """Remember the events of these partitions: their decisions were delivered."""
+        for partition in partitions:
+            window = self._windows.window(partition)
+            for key, first in self._pending.pop(partition, {}).items():
+                window.remember(key, first)

@@ -1,0 +1,95 @@
+"""Replay windows: exact copies of a signed event are rejected; only delivered batches are remembered."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from service.adapters.rules_file import read_rules
+from service.core.decide import decide
+from service.core.keys import SigningKey
+from service.core.replay import ReplayWindow, ReplayWindows
+from service.core.signature import Keyring
+from service.signing import sign_event
+
+RULES = read_rules(Path(__file__).parents[2] / "config" / "rules.yaml")
+KEY = SigningKey("k1", "hmac-sha256", frozenset({"reuters.com"}), material=b"s" * 32)
+KEYRING = Keyring([KEY.verification_key()])
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def event(n: int = 0) -> bytes:
+    doc = {"title": f"Title {n}", "excerpt": "An excerpt that is long enough.", "webUrl": f"https://reuters.com/{n}",
+           "publishedDateTime": "2026-11-20T11:00:00Z", "provider": {"name": "Reuters", "domain": "reuters.com"},
+           "quality": 80}
+    return orjson.dumps(sign_event(doc, KEY))
+
+
+def decided(value: bytes, at: datetime = T0):
+    return decide(value, (), KEYRING, RULES, at)
+
+
+def test_a_copy_in_the_same_batch_is_a_replay_and_the_original_is_not():
+    windows = ReplayWindows()
+    batch = windows.batch()
+    value = event()
+    first = batch.check(decided(value), "p0", "offset 1")
+    second = batch.check(decided(value), "p0", "offset 2")
+    assert first.decision == "approved"
+    assert second.decision == "rejected" and second.reasons[0].code == "signature.replay"
+    assert "offset 1" in second.reasons[0].message and second.rulesFired == ()
+
+
+def test_a_copy_in_a_later_batch_is_a_replay_only_if_the_first_batch_was_delivered():
+    windows = ReplayWindows()
+    value = event()
+    failed = windows.batch()
+    failed.check(decided(value), "p0", "offset 1")  # never committed: the batch is decided again
+    retried = windows.batch()
+    assert retried.check(decided(value), "p0", "offset 1").decision == "approved"
+    retried.commit(["p0"])
+    later = windows.batch()
+    assert later.check(decided(value), "p0", "offset 9").reasons[0].code == "signature.replay"
+
+
+def test_different_nonces_and_other_partitions_are_not_replays():
+    windows = ReplayWindows()
+    batch = windows.batch()
+    assert batch.check(decided(event(1)), "p0", "o1").decision == "approved"
+    assert batch.check(decided(event(1)), "p1", "o1").decision == "approved"  # other partition: own window
+    assert batch.check(decided(event(2)), "p0", "o2").decision == "approved"  # re-signed: new nonce
+
+
+def test_unsigned_or_rejected_events_are_left_alone():
+    batch = ReplayWindows().batch()
+    garbage = decide(b"garbage", (), KEYRING, RULES, T0)
+    assert batch.check(garbage, "p0", "o1") is garbage
+    assert batch.check(garbage, "p0", "o2") is garbage
+
+
+def test_the_window_forgets_by_age_in_record_time_and_by_count():
+    windows = ReplayWindows(max_age=timedelta(hours=1))
+    value = event()
+    batch = windows.batch()
+    batch.check(decided(value, T0), "p0", "o1")
+    batch.commit(["p0"])
+    assert windows.batch().check(decided(value, T0 + timedelta(minutes=59)), "p0", "o2").decision == "rejected"
+    assert windows.batch().check(decided(value, T0 + timedelta(hours=2)), "p0", "o3").decision == "approved"
+
+    small = ReplayWindow(max_entries=2)
+    from service.core.replay import FirstSeen
+
+    for n in range(5):
+        small.remember(("k", bytes([n])), FirstSeen(T0, f"o{n}"))
+    assert len(small) == 2 and small.get(("k", bytes([4])), T0) is not None
+    assert small.get(("k", bytes([0])), T0) is None
+
+
+def test_forget_drops_a_revoked_partition():
+    windows = ReplayWindows()
+    batch = windows.batch()
+    value = event()
+    batch.check(decided(value), "p0", "o1")
+    batch.commit(["p0"])
+    windows.forget(["p0"])
+    assert windows.batch().check(decided(value), "p0", "o2").decision == "approved"
