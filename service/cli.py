@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from service import cli_kafka, cli_keys, cli_rules
+from service import cli_config, cli_kafka, cli_keys, cli_rules
 from service.envelope import reason_dict
 
 DEFAULT_RULES = Path("config/rules.yaml")
@@ -89,8 +89,12 @@ def cmd_schemas(args: argparse.Namespace) -> int:
             print(f"schema drift: {args.dir / name} differs from the models (run `moderation schemas`)",
                   file=sys.stderr)
         return 1 if drift else 0
+    from service import asyncapi
+
     for path in schemas.write(args.dir):
         print(path)
+    asyncapi.PATH.write_text(asyncapi.render(), encoding="utf-8")
+    print(asyncapi.PATH)
     return 0
 
 
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_keys.add_sign_parser(sub)
     cli_rules.add_rules_parser(sub)
     cli_kafka.add_parsers(sub)
+    cli_config.add_config_parser(sub)
     return parser
 
 

@@ -1,45 +1,113 @@
-"""``moderation run``: wire settings, logs, policy and the Kafka loop together, and stop on SIGTERM/SIGINT."""
+"""``moderation run``: wire settings, logs, metrics, health, policy and the Kafka loop together.
+
+Order at start: settings (exit 2 naming the bad setting), logs, policy (exit 2 on a bad rules file), a broker
+check (exit 2 when the brokers refuse our credentials or certificate), the HTTP server, then the loop until
+SIGTERM/SIGINT. The HTTP server stops after the loop. ``Service`` is the same wiring without the process
+concerns (signals, exit codes), so tests run it in their own event loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
 from service.app import Moderator
+from service.health import Health, LoopPulse
+from service.http_server import OpsServer
 from service.logs import configure_logging, register_secret
-from service.settings import Settings, load_settings
+from service.metrics import Metrics
+from service.settings import Settings, describe_error, load_settings, secret_fields
+
+
+class Service:
+    """One instance: metrics, health, the ops HTTP server and the loop, over a given policy.
+
+    ``http_port``: None listens on ``settings.http_port`` (0 there means no server); an int overrides it, and 0
+    then means any free port (tests read ``service.server.url``).
+    """
+
+    def __init__(self, settings: Settings, log: Any, *, policy: Any = None, metrics: Metrics | None = None,
+                 http_port: int | None = None) -> None:
+        from service.policy import Policy
+
+        self.metrics = metrics or Metrics()
+        self.policy = policy or Policy(settings, log, self.metrics)
+        self.metrics.track_policy(self.policy)
+        self.health = Health(settings.health_stall_s, settings.ready_stale_s)
+        on_event = _fan_out(self.metrics.on_event, self.health.on_event)
+        self.moderator = Moderator(settings, LoopPulse(self.policy, self.health), log, on_event)  # type: ignore[arg-type]
+        port = settings.http_port if http_port is None else http_port
+        listen = http_port is not None or settings.http_port != 0
+        self.server = OpsServer(settings.http_host, port, self.metrics, self.health) if listen else None
+        self.log = log
+
+    async def run(self, stop: asyncio.Event) -> None:
+        watcher = asyncio.create_task(self.health.watch(self.moderator), name="health-watch")
+        if self.server is not None:
+            self.server.start()
+            self.log.info("http_listening", url=self.server.url, paths=["/metrics", "/healthz", "/readyz"])
+        try:
+            await self.moderator.run(stop)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            if self.server is not None:
+                self.server.stop()
+
+
+def _fan_out(*hooks: Callable[..., None]) -> Callable[..., None]:
+    def on_event(name: str, **fields: Any) -> None:
+        for hook in hooks:
+            hook(name, **fields)
+
+    return on_event
 
 
 def run_service(config_file: Path | None = None) -> int:
     try:
         settings = load_settings(config_file)
-    except (ValidationError, FileNotFoundError) as exc:
+    except ValidationError as exc:
+        print(f"moderation run: invalid configuration: {describe_error(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:  # a missing config file or secret file
         print(f"moderation run: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    if settings.sasl_password is not None:
-        register_secret(settings.sasl_password.get_secret_value())
+    for name in secret_fields():
+        secret = getattr(settings, name)
+        register_secret(secret.get_secret_value() if secret is not None else None)
     log = structlog.get_logger("moderation")
     from service.core.rules import RulesError
     from service.policy import Policy
 
+    metrics = Metrics()
     try:
-        policy = Policy(settings, log)
+        policy = Policy(settings, log, metrics)
     except (OSError, RulesError) as exc:
         log.error("policy_invalid", error=str(exc))
         return 2
-    asyncio.run(_serve(settings, policy, log))
-    return 0
+    return asyncio.run(_serve(settings, Service(settings, log, policy=policy, metrics=metrics), log))
 
 
-async def _serve(settings: Settings, policy: object, log: object) -> None:
+async def _serve(settings: Settings, service: Service, log: Any) -> int:
+    from service.broker_check import check_brokers
+
+    check = await check_brokers(settings)
+    if check.refused:
+        log.error("broker_refused", error=check.refused, security_protocol=settings.security_protocol)
+        return 2
+    if check.unreachable:
+        log.warning("broker_unreachable", error=check.unreachable, note="retrying in the loop")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await Moderator(settings, policy, log).run(stop)  # type: ignore[arg-type]
+    await service.run(stop)
+    return 0

@@ -1,0 +1,107 @@
+"""Prometheus metrics of one service instance, on its own registry (tests build several side by side).
+
+The loop reports through ``on_event(name, **fields)`` (app.py's hook) and the policy through ``count(name)``;
+the rules version and key count are read from the policy at scrape time, so they are never stale. Label values
+are bounded: decision outcome, reason codes (built-in families plus the codes rule authors chose), topic and
+partition of the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+PREFIX = "moderation"
+# Batches take from ~1 ms (a few records) to seconds (a full batch under transactions).
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+NO_REASON = "none"  # the reason label of a decision without reasons (an approval)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.consumed = Counter(f"{PREFIX}_events_consumed", "Input records taken from Kafka and decided.",
+                                registry=r)
+        self.decisions = Counter(f"{PREFIX}_decisions", "Decisions, by outcome and first reason code "
+                                 f"('{NO_REASON}' when there is none): each decision counted once.",
+                                 ["decision", "reason"], registry=r)
+        self.reasons = Counter(f"{PREFIX}_reasons", "Reason codes carried by decisions (a decision with three "
+                               "codes counts three times).", ["decision", "reason"], registry=r)
+        self.dead_lettered = Counter(f"{PREFIX}_dead_lettered", "Records sent to the dead-letter topic (bugs).",
+                                     registry=r)
+        self.stage_seconds = Histogram(f"{PREFIX}_stage_seconds", "Time per stage of a batch (batch: decide + "
+                                       "deliver + commit).", ["stage"], buckets=STAGE_BUCKETS, registry=r)
+        self.lag = Gauge(f"{PREFIX}_consumer_lag", "Records behind the end of the input partition, after the "
+                         "last delivered batch.", ["topic", "partition"], registry=r)
+        self.assigned = Gauge(f"{PREFIX}_assigned_partitions", "Input partitions this instance owns.", registry=r)
+        self.delivery_failures = Counter(f"{PREFIX}_delivery_failures", "Batches whose decisions were not "
+                                         "written (transaction aborted / send failed); retried.", registry=r)
+        self.policy_counts = {
+            name: Counter(f"{PREFIX}_{name}", help_text, registry=r)
+            for name, help_text in (
+                ("rules_reloads", "Rules files reloaded after a change."),
+                ("rules_reload_failures", "Changed rules files that did not load (the previous rules stay)."),
+                ("key_reloads", "Key directory reloads after a change."),
+            )
+        }
+        self._policy_collector: _PolicyCollector | None = None
+
+    def track_policy(self, policy: Any) -> None:
+        """Export the rules version and key count of ``policy.current`` (read at every scrape)."""
+        if self._policy_collector is None:
+            self._policy_collector = _PolicyCollector(policy)
+            self.registry.register(self._policy_collector)
+        self._policy_collector.policy = policy
+
+    def count(self, name: str) -> None:
+        """Policy's hook: ``rules_reloads``, ``rules_reload_failures``, ``key_reloads``."""
+        counter = self.policy_counts.get(name)
+        if counter is not None:
+            counter.inc()
+
+    def on_event(self, name: str, **fields: Any) -> None:
+        """The loop's hook (app.py): batch, decision, dead_lettered, delivery_failed, assigned."""
+        if name == "batch":
+            self.consumed.inc(fields.get("records", 0))
+            self.stage_seconds.labels("batch").observe(fields.get("seconds", 0.0))
+            for tp, lag in (fields.get("lag") or {}).items():
+                if lag is not None:
+                    self.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        elif name == "decision":
+            decision = fields["decision"]
+            codes = [reason.code for reason in decision.reasons]
+            self.decisions.labels(decision.decision, codes[0] if codes else NO_REASON).inc()
+            for code in dict.fromkeys(codes):
+                self.reasons.labels(decision.decision, code).inc()
+        elif name == "dead_lettered":
+            self.dead_lettered.inc()
+        elif name == "delivery_failed":
+            self.delivery_failures.inc()
+        elif name == "assigned":
+            self.assigned.set(fields.get("partitions", 0))
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric in this registry."""
+        return generate_latest(self.registry)
+
+
+class _PolicyCollector(Collector):
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def collect(self) -> Iterator[Any]:
+        snapshot = self.policy.current
+        rules = InfoMetricFamily(f"{PREFIX}_rules", "The rules in force (version = sha256 of the file).")
+        rules.add_metric([], {"version": snapshot.rules.version, "rules": str(len(snapshot.rules.rules))})
+        yield rules
+        keys = GaugeMetricFamily(f"{PREFIX}_keys_loaded", "Verification keys in the keyring in force.")
+        keys.add_metric([], len(snapshot.keyring))
+        yield keys
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())  # generated at scrape time; nothing to check for name clashes up front
