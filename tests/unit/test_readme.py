@@ -26,3 +26,12 @@ def test_every_moderation_subcommand_in_the_readme_exists():
 
 def test_make_run_and_make_test_are_documented():
     assert "make run" in README and "make test" in README
+
+
+def test_the_readme_settings_table_is_the_generated_one():
+    from service.cli_config import reference
+
+    def table(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| ")]
+
+    assert table(README) and table(README) == table(reference())
