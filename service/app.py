@@ -1,102 +1,165 @@
 """The Kafka loop: batch in, decide, produce, commit. Nothing else happens here.
 
 Decisions are computed in a worker thread (``decide_batch``), so CPU-heavy verification never starves the
-consumer's heartbeats on the event loop (aiokafka #678). Offsets are committed only after every record of the
-batch is acknowledged by the broker; when delivery fails, the consumer seeks back to the batch's first offsets
-and the batch is decided again after a back-off, so nothing is committed for a decision that was not written.
+consumer's heartbeats on the event loop (aiokafka #678). One batch is in flight at a time, under ``batch_lock``;
+a rebalance waits for it, so no transaction straddles a change of ownership.
+
+A partition is only read once ``delivery.claim()`` succeeded for it: it is paused from the moment it is assigned
+(or its delivery failed) until then, and claim() says where to resume (exactly-once: the committed offset, read
+after the partition's producer fenced every earlier one). Nothing is committed for a decision that was not
+written: a failed partition is rewound to its batch's first record and decided again after a back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from service.batch import Outgoing, Topics, decide_batch
-from service.delivery import Delivery, DeliveryFailed, make_delivery
+from service.delivery import DeliveryFailed, make_delivery
 from service.policy import Policy
 from service.settings import Settings
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
+CLAIM_TIMEOUT_S, LISTENER_CLAIM_TIMEOUT_S = 20.0, 5.0  # heartbeats pause while on_partitions_assigned runs
+# Below delivery.TRANSACTION_TIMEOUT_MS: we give up on a transaction before the coordinator aborts it, and the loop
+# keeps turning (health) while the broker is away; a healthy batch takes well under a second.
+DELIVERY_TIMEOUT_S = 25.0
+WAIT_LOG_S = 5.0
+# ~2 KB events: 512 KiB per partition is ~230 events (two partitions fill a 500-record batch); a fetch response
+# is at most 4 MiB. aiokafka buffers one fetch per partition, so memory stays <= partitions x 512 KiB.
+CONSUMER_FETCH = {"max_partition_fetch_bytes": 512 * 1024, "fetch_max_bytes": 4 * 1024 * 1024}
 
 
 class Moderator:
     def __init__(self, settings: Settings, policy: Policy, log: Any, on_event: Callable[..., None] | None = None):
-        self.settings = settings
-        self.policy = policy
-        self.log = log
+        self.settings, self.policy, self.log = settings, policy, log
         self.on_event = on_event or (lambda name, **fields: None)  # metrics/health hooks
         self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic)
         self.assigned: set[TopicPartition] = set()
-        # Held while a batch is decided and delivered; a rebalance waits for it, so a partition is never
-        # revoked (and its producer closed) in the middle of its transaction.
+        self.unclaimed: set[TopicPartition] = set()  # paused until delivery.claim() succeeds for them
         self.batch_lock = asyncio.Lock()
+        self.closing = False
+        self._retry_at, self._backoff = 0.0, BACKOFF_START_S
+        self._deadline: float | None = None  # set when stop is: the whole shutdown fits before it
+        self._stalled_since: float | None = None  # deliveries have been failing or waiting since
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
-            group_id=s.group_id,
-            client_id=f"{s.client_id}-consumer",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=s.batch_max_records,
-            **s.kafka_security(),
+        self.consumer = consumer = AIOKafkaConsumer(  # read by metrics (lag) and health (assignment)
+            bootstrap_servers=s.bootstrap_servers, group_id=s.group_id, client_id=f"{s.client_id}-consumer",
+            enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
+            max_poll_records=s.batch_max_records, **CONSUMER_FETCH, **s.kafka_security(),
         )
-        delivery = make_delivery(s, consumer)
-        self.consumer = consumer  # read by metrics (lag) and health (assignment)
-        consumer.subscribe([s.input_topic], listener=_Listener(self, delivery))
+        self.delivery = make_delivery(s, consumer)
+        consumer.subscribe([s.input_topic], listener=_Listener(self))
         pool = ThreadPoolExecutor(max_workers=s.decide_threads, thread_name_prefix="decide")
-        await _start_with_retry(consumer, self.log, stop)
-        await delivery.start()
-        self.log.info("consumer_started", topic=s.input_topic, group=s.group_id, delivery=s.delivery)
+        watch = asyncio.ensure_future(self._note_deadline(stop))
         try:
-            await self._loop(consumer, delivery, pool, stop)
+            if await _start_with_retry(consumer, self.log, stop):
+                self.log.info("consumer_started", topic=s.input_topic, group=s.group_id, delivery=s.delivery)
+                await self._loop(consumer, pool, stop)
         finally:
-            await asyncio.wait_for(_close(consumer, delivery), timeout=s.shutdown_timeout_s)
+            self.closing = True
+            watch.cancel()
+            await _bounded(self.delivery.stop(), self._remaining(0.4), self.log, "producers")
+            await _bounded(consumer.stop(), self._remaining(0.9), self.log, "consumer")  # leaves the group
             pool.shutdown(wait=False, cancel_futures=True)
             self.log.info("consumer_stopped")
 
-    async def _loop(self, consumer: AIOKafkaConsumer, delivery: Delivery, pool: ThreadPoolExecutor,
-                    stop: asyncio.Event) -> None:
+    async def _note_deadline(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._deadline = time.monotonic() + self.settings.shutdown_timeout_s
+
+    def _remaining(self, share: float) -> float:
+        """A ``share`` of the time left before the shutdown deadline (of the whole budget, before a stop)."""
+        if self._deadline is None:
+            return self.settings.shutdown_timeout_s * share
+        return max(0.1, (self._deadline - time.monotonic()) * share)
+
+    async def _loop(self, consumer: AIOKafkaConsumer, pool: ThreadPoolExecutor, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        backoff = BACKOFF_START_S
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=self.settings.batch_max_records)
+            if self.unclaimed and time.monotonic() >= self._retry_at:
+                async with self.batch_lock:
+                    await _unless_stopped(self._claim(CLAIM_TIMEOUT_S), stop)
+            # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
+            fetch = consumer.getmany(timeout_ms=200, max_records=self.settings.batch_max_records)
+            batches = await _unless_stopped(fetch, stop)
             policy = self.policy.refresh()
             if not batches:
                 continue
-            records = [record for part in batches.values() for record in part]
-            started = loop.time()
             async with self.batch_lock:
+                started = loop.time()
+                records = [record for part in batches.values() for record in part]
                 outgoing = await loop.run_in_executor(
                     pool, partial(decide_batch, records, policy.keyring, policy.rules, self.topics)
                 )
+                task = asyncio.ensure_future(self.delivery.deliver(batches, outgoing))
                 try:
-                    await delivery.deliver(batches, outgoing)
-                    failed = None
-                except DeliveryFailed as exc:
-                    failed = exc
-                    for tp in exc.partitions & self.assigned:  # decide these again from their first offset
-                        consumer.seek(tp, batches[tp][0].offset)
-            if failed is not None:
-                self.log.warning("delivery_failed", error=repr(failed.cause), retry_in_s=backoff,
-                                 partitions=len(failed.partitions))
-                self.on_event("delivery_failed")
-                await _sleep_unless(stop, backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            backoff = BACKOFF_START_S
+                    if not await _settle(task, stop, DELIVERY_TIMEOUT_S, lambda: self._remaining(0.5), self._waiting):
+                        if stop.is_set():
+                            self.log.warning("batch_abandoned", records=len(records))  # none of it committed
+                            return
+                        raise DeliveryFailed(set(batches), TimeoutError(f"not delivered in {DELIVERY_TIMEOUT_S} s"))
+                except DeliveryFailed as failed:
+                    self._rewind(batches, failed)
+                    continue
+            self._backoff = BACKOFF_START_S
+            if self._stalled_since is not None:
+                self.log.info("delivery_resumed", after_s=round(time.monotonic() - self._stalled_since, 1))
+                self._stalled_since = None
             self._log_decisions(outgoing)
             self.on_event("batch", records=len(records), seconds=loop.time() - started,
                           lag={tp: _lag(consumer, tp, part[-1].offset) for tp, part in batches.items()})
+
+    def _waiting(self, seconds: float) -> None:
+        self._stalled_since = self._stalled_since or time.monotonic() - seconds
+        self.log.warning("broker_unreachable", step="deliver", waiting_s=round(seconds, 1),
+                         note="the batch's transaction waits for the broker; nothing is committed meanwhile")
+
+    def _rewind(self, batches: dict[TopicPartition, list[Any]], failed: DeliveryFailed) -> None:
+        mine = failed.partitions & self.assigned
+        for tp in mine:
+            with contextlib.suppress(IllegalStateError):
+                self.consumer.seek(tp, batches[tp][0].offset)  # decided again from here, or from where
+                self.consumer.pause(tp)  # claim() says: nothing more is read from it until then
+        self.unclaimed |= mine
+        self._stalled_since = self._stalled_since or time.monotonic()
+        self.log.warning("delivery_failed", error=repr(failed.cause), retry_in_s=self._fail(),
+                         partitions=_names(mine))
+        self.on_event("delivery_failed")
+
+    async def _claim(self, timeout: float) -> None:
+        self.unclaimed &= self.assigned
+        partitions = set(self.unclaimed)
+        if not partitions or self.closing:
+            return
+        try:
+            resume = await asyncio.wait_for(self.delivery.claim(partitions), timeout)
+        except Exception as exc:  # KafkaError, TimeoutError, OSError: the broker did not answer in time
+            self.log.warning("broker_unreachable", step="claim", error=repr(exc), retry_in_s=self._fail(),
+                             partitions=_names(partitions))
+            return
+        for tp, offset in resume.items():
+            self.consumer.seek(tp, offset)
+        self.consumer.resume(*partitions)
+        self.unclaimed -= partitions
+        self.log.info("partitions_claimed", partitions=_names(partitions),
+                      resume={f"{tp.topic}:{tp.partition}": offset for tp, offset in resume.items()})
+
+    def _fail(self) -> float:
+        delay, self._backoff = self._backoff, min(self._backoff * 2, BACKOFF_MAX_S)
+        self._retry_at = time.monotonic() + delay
+        return delay
 
     def _log_decisions(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:
@@ -116,22 +179,33 @@ class Moderator:
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, moderator: Moderator, delivery: Delivery) -> None:
-        self.moderator, self.delivery = moderator, delivery
+    """aiokafka calls these from its coordination task and swallows their exceptions: they must not raise."""
+
+    def __init__(self, moderator: Moderator) -> None:
+        self.m = moderator
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.moderator.batch_lock:
-            await self.delivery.revoke(set(revoked))
-            self.moderator.assigned -= set(revoked)
-        self.moderator.on_event("assigned", partitions=len(self.moderator.assigned))
-        self.moderator.log.info("partitions_revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+        async with self.m.batch_lock:  # the batch in flight is delivered (or fails) first
+            self.m.assigned -= set(revoked)
+            self.m.unclaimed -= set(revoked)
+        self.m.on_event("assigned", partitions=len(self.m.assigned))
+        self.m.log.info("partitions_revoked", partitions=_names(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        async with self.moderator.batch_lock:
-            await self.delivery.assign(set(assigned))
-            self.moderator.assigned |= set(assigned)
-        self.moderator.log.info("partitions_assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in assigned))
-        self.moderator.on_event("assigned", partitions=len(self.moderator.assigned))
+        m, assigned = self.m, set(assigned)
+        if assigned:
+            m.consumer.pause(*assigned)  # before any await: nothing is fetched for them until claimed
+        async with m.batch_lock:
+            m.assigned, m.unclaimed = set(assigned), set(assigned)
+            with contextlib.suppress(Exception):
+                await m.delivery.retain(assigned)  # producers of partitions that went elsewhere
+            await m._claim(LISTENER_CLAIM_TIMEOUT_S)
+        m.log.info("partitions_assigned", partitions=_names(assigned))
+        m.on_event("assigned", partitions=len(m.assigned))
+
+
+def _names(partitions: Any) -> list[str]:
+    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
 
 
 def _lag(consumer: AIOKafkaConsumer, tp: TopicPartition, last_offset: int) -> int | None:
@@ -139,27 +213,58 @@ def _lag(consumer: AIOKafkaConsumer, tp: TopicPartition, last_offset: int) -> in
     return None if highwater is None else max(highwater - (last_offset + 1), 0)
 
 
-async def _start_with_retry(consumer: AIOKafkaConsumer, log: Any, stop: asyncio.Event) -> None:
+async def _start_with_retry(consumer: AIOKafkaConsumer, log: Any, stop: asyncio.Event) -> bool:
     backoff = BACKOFF_START_S
-    while True:
+    while not stop.is_set():
         try:
             await consumer.start()
-            return
+            return True
         except KafkaError as exc:
-            log.warning("broker_unreachable", error=repr(exc), retry_in_s=backoff)
-            await _sleep_unless(stop, backoff)
-            if stop.is_set():
-                raise
+            log.warning("broker_unreachable", step="start", error=repr(exc), retry_in_s=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
+    return False
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-async def _close(consumer: AIOKafkaConsumer, delivery: Delivery) -> None:
+async def _unless_stopped(fetch: Awaitable[Any], stop: asyncio.Event) -> Any:
+    task, stopper = asyncio.ensure_future(fetch), asyncio.ensure_future(stop.wait())
     try:
-        await delivery.stop()
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await consumer.stop()
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+    return task.result() if task.done() and not task.cancelled() else None
+
+
+async def _settle(task: asyncio.Future, stop: asyncio.Event, timeout: float, grace: Callable[[], float],
+                  waiting: Callable[[float], None]) -> bool:
+    """Wait up to ``timeout`` for ``task``, and once ``stop`` is set only ``grace`` more. False: it was cancelled.
+    ``waiting(seconds)`` is called every WAIT_LOG_S while it waits (aiokafka retries silently, or floods)."""
+    stopper = asyncio.ensure_future(stop.wait())
+    began = time.monotonic()
+    try:
+        while not task.done() and not stop.is_set() and (left := began + timeout - time.monotonic()) > 0:
+            await asyncio.wait({task, stopper}, timeout=min(WAIT_LOG_S, left), return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and not stop.is_set():
+                waiting(time.monotonic() - began)
+        if not task.done() and stop.is_set():
+            await asyncio.wait({task}, timeout=grace())
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task  # its per-partition clean-up (abort, close) runs before we go on
+    if task.cancelled():
+        return False
+    task.result()  # raises DeliveryFailed
+    return True
+
+
+async def _bounded(step: Awaitable[Any], timeout: float, log: Any, what: str) -> None:
+    try:
+        await asyncio.wait_for(step, timeout)
+    except Exception as exc:  # TimeoutError included
+        log.warning("shutdown_step_failed", step=what, error=repr(exc))

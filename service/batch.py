@@ -2,7 +2,13 @@
 
 This is the shell's side of the core: it calls the pure ``decide()`` per record with the record's timestamp as
 the reference time, wraps each Decision in its published envelope, and turns an unexpected exception (a bug,
-not a bad article) into a dead-letter record carrying the original key, value and headers.
+not a bad article) into a dead-letter record carrying the original key, value and headers plus headers naming
+the error and the source record. The dead-letter record travels in the same transaction as the batch's other
+decisions, so a record is either decided or dead-lettered, exactly once.
+
+A decision larger than ``MAX_DECISION_BYTES`` is dead-lettered too: the broker would refuse it (its default
+``message.max.bytes`` is 1 MiB) and the partition would be retried for ever. The original record fits: the
+broker accepted it on the input topic.
 """
 
 from __future__ import annotations
@@ -14,6 +20,13 @@ from typing import Any
 from service.core.decide import decide
 from service.core.decision import Decision
 from service.envelope import Source, decision_event, encode
+
+MAX_DECISION_BYTES = 1_000_000  # below the broker's default message.max.bytes (1 MiB + 12), headers included
+ERROR_TYPE, ERROR_MESSAGE, ERROR = "moderation-error-type", "moderation-error-message", "moderation-error"
+
+
+class DecisionTooLarge(Exception):
+    """The decision event would exceed what the broker accepts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +60,25 @@ def decide_batch(records: list[Any], keyring: Any, rules: Any, topics: Topics) -
         source = Source(record.topic, record.partition, record.offset, record.timestamp)
         try:
             decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at))
-            event = decision_event(decision, source, record.value, decided_at)
+            value = encode(decision_event(decision, source, record.value, decided_at))
+            if len(value) > MAX_DECISION_BYTES:
+                raise DecisionTooLarge(f"the decision event has {len(value)} bytes; at most {MAX_DECISION_BYTES}")
             topic = topics.approved if decision.approved else topics.rejected
             headers = [("moderation-decision", decision.decision.encode())]
-            out.append(Outgoing(topic, record.key, encode(event), headers, source, decision))
+            out.append(Outgoing(topic, record.key, value, headers, source, decision))
         except Exception as exc:  # a bug in the core: keep the record, keep the stream going
             out.append(dead_letter(record, source, exc, topics.deadletter))
     return out
 
 
 def dead_letter(record: Any, source: Source, exc: BaseException, topic: str) -> Outgoing:
-    error = f"{type(exc).__name__}: {str(exc)[:500]}"
+    """The record as it came (key, value, headers) plus what failed and where the record came from."""
+    kind, message = type(exc).__name__, str(exc)[:500]
+    error = f"{kind}: {message}"
     headers = [*(record.headers or ()),
-               ("moderation-error", error.encode("utf-8", "replace")),
+               (ERROR, error.encode("utf-8", "replace")),
+               (ERROR_TYPE, kind.encode("utf-8", "replace")),
+               (ERROR_MESSAGE, message.encode("utf-8", "replace")),
                ("moderation-source-topic", source.topic.encode()),
                ("moderation-source-partition", str(source.partition).encode()),
                ("moderation-source-offset", str(source.offset).encode())]

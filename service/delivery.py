@@ -1,27 +1,38 @@
-"""How decisions reach the output topics: exactly-once (default) or at-least-once.
+"""How decisions reach the output topics: exactly-once (default) or at-least-once. See docs/delivery.md.
 
-Exactly-once: one transactional producer per input partition, with a ``transactional_id`` derived from the
-group, topic and partition. aiokafka only speaks TxnOffsetCommit v0, without consumer-group-generation fencing
-(KIP-447), so fencing rests on the transactional id: whoever owns a partition next calls ``init_transactions``
-with the same id, which bumps the producer epoch, aborts the old owner's open transaction and fences it
-(Kafka Streams' EOS v1 and Faust do the same). Each partition's slice of a batch is one transaction: the
-decisions plus the input offsets (``send_offsets_to_transaction``), committed or aborted together.
-See docs/delivery.md for the argument and its limits.
+Exactly-once: one transactional producer per input partition, ``transactional_id = <group>-<topic>-<partition>``.
+aiokafka only speaks TxnOffsetCommit v0 (no consumer-group-generation fencing, KIP-447), so fencing rests on the
+transactional id: ``init_transactions`` (AIOKafkaProducer.start) bumps the producer epoch, which fences every
+older producer of that id and completes (commits or aborts) its transaction on the broker. ``claim()`` therefore
+opens the producer FIRST and reads the committed offset AFTER: the position a partition is decided from is then
+exactly where the last transaction that could ever commit for it ended. Each partition's slice of a batch is one
+transaction: its decisions plus its input offset, committed or aborted together.
 
-At-least-once: one idempotent producer; offsets are committed after every decision of the batch is
-acknowledged. A crash between the two republishes the batch (duplicates, never losses).
+At-least-once: one idempotent producer; offsets are committed after every decision of the batch is acknowledged.
+A crash between the two republishes the batch (duplicates, never losses).
+
+Both replace a producer after any failure: aiokafka's sender task dies for good on ProducerFenced,
+OutOfOrderSequenceNumber or InvalidProducerEpoch (aiokafka #1017), and nothing it holds can be trusted after that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.producer.transaction_manager import TransactionState
 
 from service.batch import Outgoing
 from service.settings import Settings
+
+TRANSACTION_TIMEOUT_MS = 30_000  # an orphaned transaction blocks read_committed readers at most this long
+# Bounds that keep a shutdown within shutdown_timeout_s even while the broker is away.
+ABORT_TIMEOUT_S = 2.0  # abort a failed transaction if the broker answers; otherwise the next owner aborts it
+STOP_TIMEOUT_S = 2.0
 
 
 class DeliveryFailed(Exception):
@@ -34,11 +45,16 @@ class DeliveryFailed(Exception):
 
 
 class Delivery(Protocol):
-    async def start(self) -> None: ...
+    async def claim(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Get ready to write for these partitions; return the offsets to resume them from (others: keep)."""
+
+    async def retain(self, partitions: set[TopicPartition]) -> None:
+        """Release everything held for partitions other than these (after a rebalance)."""
+
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
+        """Write the decisions and commit the offsets; raise DeliveryFailed naming the partitions that failed."""
+
     async def stop(self) -> None: ...
-    async def assign(self, partitions: set[TopicPartition]) -> None: ...
-    async def revoke(self, partitions: set[TopicPartition]) -> None: ...
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None: ...
 
 
 def producer_options(settings: Settings) -> dict[str, Any]:
@@ -55,7 +71,7 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 def make_delivery(settings: Settings, consumer: AIOKafkaConsumer) -> Delivery:
     if settings.delivery == "exactly-once":
-        return ExactlyOnce(settings)
+        return ExactlyOnce(settings, consumer)
     return AtLeastOnce(settings, consumer)
 
 
@@ -63,64 +79,106 @@ async def _send_all(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> Non
     # Enqueue one after another, then await the acknowledgements together: concurrent send() calls wake each
     # other quadratically (aiokafka #528) and send_and_wait per record serialises the pipeline (#1065).
     acks = [await producer.send(o.topic, o.value, key=o.key, headers=o.headers) for o in outgoing]
-    await asyncio.gather(*acks)
+    for result in await asyncio.gather(*acks, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def close_producer(producer: AIOKafkaProducer) -> None:
+    """Close within STOP_TIMEOUT_S. aiokafka's stop() waits for every queued batch to be acknowledged: while the
+    broker is down, for ever. Then fail what is queued and cancel the sender (private API, aiokafka 0.12-0.14)."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+    except Exception:  # TimeoutError included
+        producer._message_accumulator.fail_all(KafkaError("producer closed before delivery"))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer._sender.close(), STOP_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.client.close(), STOP_TIMEOUT_S)
+
+
+async def _started(producer: AIOKafkaProducer) -> AIOKafkaProducer:
+    try:
+        await producer.start()
+    except BaseException:  # a failed or cancelled start leaves connections and tasks behind
+        await close_producer(producer)
+        raise
+    return producer
 
 
 class AtLeastOnce:
     def __init__(self, settings: Settings, consumer: AIOKafkaConsumer) -> None:
-        self._consumer = consumer
-        self._producer = AIOKafkaProducer(client_id=f"{settings.client_id}-producer", **producer_options(settings))
+        self._settings, self._consumer = settings, consumer
+        self._producer: AIOKafkaProducer | None = None
 
-    async def start(self) -> None:
-        await self._producer.start()
+    async def claim(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        if self._producer is None:
+            options = producer_options(self._settings)
+            self._producer = await _started(AIOKafkaProducer(client_id=f"{self._settings.client_id}-producer",
+                                                             **options))
+        return {}  # resume where the consumer stands: the committed offset, or the failed batch's first record
 
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def assign(self, partitions: set[TopicPartition]) -> None:
-        return None
-
-    async def revoke(self, partitions: set[TopicPartition]) -> None:
+    async def retain(self, partitions: set[TopicPartition]) -> None:
         return None
 
     async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
         try:
+            if self._producer is None:
+                raise KafkaError("no producer: claim() has not succeeded yet")
             await _send_all(self._producer, outgoing)
             await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-        except Exception as exc:
-            raise DeliveryFailed(set(batches), exc) from exc
+        except BaseException as exc:
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                await close_producer(producer)
+            if isinstance(exc, Exception):
+                raise DeliveryFailed(set(batches), exc) from exc
+            raise
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await close_producer(producer)
 
 
 class ExactlyOnce:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, settings: Settings, consumer: AIOKafkaConsumer) -> None:
+        self._settings, self._consumer = settings, consumer
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        self._stopped = False
 
     def transactional_id(self, tp: TopicPartition) -> str:
         return f"{self._settings.group_id}-{tp.topic}-{tp.partition}"
 
-    async def start(self) -> None:
-        return None  # producers come with partition assignments
+    async def claim(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        missing = [tp for tp in partitions if tp not in self._producers]
+        opened = await asyncio.gather(*(self._open(tp) for tp in missing), return_exceptions=True)
+        for error in opened:
+            if isinstance(error, BaseException):
+                raise error
+        # Read only now: every earlier transaction of these ids is committed or aborted (init_transactions).
+        ordered = list(partitions)
+        committed = await asyncio.gather(*(self._consumer.committed(tp) for tp in ordered))
+        return {tp: offset for tp, offset in zip(ordered, committed, strict=True) if offset is not None}
 
-    async def stop(self) -> None:
-        await self.revoke(set(self._producers))
-
-    async def assign(self, partitions: set[TopicPartition]) -> None:
-        await asyncio.gather(*(self._open(tp) for tp in partitions if tp not in self._producers))
-
-    async def revoke(self, partitions: set[TopicPartition]) -> None:
-        producers = [self._producers.pop(tp) for tp in partitions if tp in self._producers]
-        await asyncio.gather(*(p.stop() for p in producers), return_exceptions=True)
-
-    async def _open(self, tp: TopicPartition) -> AIOKafkaProducer:
+    async def _open(self, tp: TopicPartition) -> None:
+        if self._stopped:
+            raise KafkaError("delivery stopped")
         producer = AIOKafkaProducer(
-            client_id=f"{self._settings.client_id}-{tp.partition}",
+            client_id=f"{self._settings.client_id}-{tp.topic}-{tp.partition}",
             transactional_id=self.transactional_id(tp),
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
             **producer_options(self._settings),
         )
-        await producer.start()  # init_transactions: fences any previous owner of this partition
-        self._producers[tp] = producer
-        return producer
+        self._producers[tp] = await _started(producer)  # registered at once: a cancelled claim() leaks nothing
+
+    async def retain(self, partitions: set[TopicPartition]) -> None:
+        gone = [self._producers.pop(tp) for tp in set(self._producers) - partitions]
+        await asyncio.gather(*(close_producer(p) for p in gone))
+
+    async def stop(self) -> None:
+        self._stopped = True
+        await self.retain(set())
 
     async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
         by_partition: dict[TopicPartition, list[Outgoing]] = defaultdict(list)
@@ -131,18 +189,35 @@ class ExactlyOnce:
             *(self._deliver_partition(tp, batches[tp][-1].offset + 1, by_partition[tp]) for tp in partitions),
             return_exceptions=True,
         )
-        failed = {tp for tp, result in zip(partitions, results, strict=True) if isinstance(result, BaseException)}
-        if failed:
-            raise DeliveryFailed(failed, next(r for r in results if isinstance(r, BaseException)))
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if any(not isinstance(e, Exception) for e in errors):  # cancelled: the shutdown gave up on this batch
+            raise next(e for e in errors if not isinstance(e, Exception))
+        if errors:
+            failed = {tp for tp, r in zip(partitions, results, strict=True) if isinstance(r, BaseException)}
+            raise DeliveryFailed(failed, errors[0])
 
     async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: list[Outgoing]) -> None:
-        producer = self._producers.get(tp) or await self._open(tp)
+        producer = self._producers.get(tp)
+        if producer is None:
+            raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
         try:
-            async with producer.transaction():
-                await _send_all(producer, outgoing)
-                await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
-        except Exception:
-            # The transaction was aborted (or the producer fenced): start this partition afresh on retry.
+            await producer.begin_transaction()
+            await _send_all(producer, outgoing)
+            await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
+            await producer.commit_transaction()
+        except BaseException:
+            # Never reuse it: claim() opens a new one, whose init_transactions aborts this transaction if the
+            # abort below cannot reach the broker, and the partition is decided again from the committed offset.
             self._producers.pop(tp, None)
-            await producer.stop()
+            await _abort_and_close(producer)
             raise
+
+
+async def _abort_and_close(producer: AIOKafkaProducer) -> None:
+    # An open transaction holds back read_committed readers of every output partition it touched: abort it now
+    # when the broker answers, rather than waiting for the next owner or the transaction timeout.
+    txn = producer._txn_manager
+    if txn is not None and txn.state in (TransactionState.IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
+    await close_producer(producer)

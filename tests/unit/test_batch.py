@@ -1,0 +1,104 @@
+"""decide_batch: one outgoing record per consumed record, in order; a bug dead-letters the record, not the batch."""
+
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+import service.batch as batch
+from service.adapters.rules_file import read_rules
+from service.core.keys import SigningKey
+from service.core.signature import Keyring
+from service.signing import sign_event
+
+ROOT = Path(__file__).parents[2]
+RULES = read_rules(ROOT / "config" / "rules.yaml")
+TOPICS = batch.Topics("out.approved", "out.rejected", "out.dead")
+Record = namedtuple("Record", "topic partition offset timestamp key value headers")
+KEY = SigningKey("unit", "hmac-sha256", frozenset({"reuters.com"}), material=os.urandom(32))
+KEYRING = Keyring([KEY.verification_key()])
+NOW_MS = int(datetime.now(UTC).timestamp() * 1000)
+
+
+def article(n: int) -> dict:
+    return {
+        "category": "news", "title": f"Researchers publish open dataset number {n} for climate models",
+        "excerpt": "The dataset covers forty years of regional observations and is released under an open licence.",
+        "publishedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "type": "article",
+        "webUrl": f"https://www.reuters.com/science/open-climate-dataset-{n}", "quality": 80, "heat": 5,
+        "published": False, "provider": {"name": "Reuters", "domain": "reuters.com"}, "topics": ["Climate"],
+        "images": [], "related": [],
+    }
+
+
+def record(offset: int, value: bytes, headers=(), key: bytes | None = b"k") -> Record:
+    return Record("in", 2, offset, NOW_MS, key, value, tuple(headers))
+
+
+def signed(n: int) -> bytes:
+    return orjson.dumps(sign_event(article(n), KEY))
+
+
+def test_each_record_gets_one_outgoing_record_in_input_order_on_the_topic_of_its_decision():
+    records = [record(10, signed(1)), record(11, b"\x00\x9f\x92garbage bytes"), record(12, signed(2))]
+    out = batch.decide_batch(records, KEYRING, RULES, TOPICS)
+    assert [o.source.offset for o in out] == [10, 11, 12]
+    assert [o.topic for o in out] == ["out.approved", "out.rejected", "out.approved"]
+    event = orjson.loads(out[1].value)
+    assert event["source"] == {"topic": "in", "partition": 2, "offset": 11, "timestamp": NOW_MS}
+    assert [reason["code"] for reason in event["reasons"]] == ["input.unknown_format"]
+    assert all(o.key == b"k" and ("moderation-decision", o.decision.decision.encode()) in o.headers for o in out)
+
+
+def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_bytes_and_the_batch_goes_on(
+        monkeypatch):
+    real = batch.decide
+
+    def decide(value, headers, *args):
+        if value == b"poison":
+            raise KeyError("'provider' missing in a code path nobody tested")
+        return real(value, headers, *args)
+
+    monkeypatch.setattr(batch, "decide", decide)
+    records = [record(0, signed(0)), record(1, b"poison", [("trace", b"abc")], key=b"pk"), record(2, signed(2))]
+    out = batch.decide_batch(records, KEYRING, RULES, TOPICS)
+    assert [o.topic for o in out] == ["out.approved", "out.dead", "out.approved"]
+    dead = out[1]
+    headers = dict(dead.headers)
+    assert (dead.key, dead.value, dead.decision) == (b"pk", b"poison", None)
+    assert headers["trace"] == b"abc"  # the record's own headers come first, unchanged
+    assert headers["moderation-error-type"] == b"KeyError"
+    assert headers["moderation-error-message"] == b"\"'provider' missing in a code path nobody tested\""
+    assert headers["moderation-error"].startswith(b"KeyError: ")
+    assert (headers["moderation-source-topic"], headers["moderation-source-partition"],
+            headers["moderation-source-offset"]) == (b"in", b"2", b"1")
+    assert dead.error.startswith("KeyError")
+
+
+def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blocking_the_partition(monkeypatch):
+    monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 2_000)
+    big = orjson.dumps(sign_event({**article(3), "excerpt": "x" * 3_000}, KEY))
+    out = batch.decide_batch([record(5, big), record(6, signed(6))], KEYRING, RULES, TOPICS)
+    assert [o.topic for o in out] == ["out.dead", "out.approved"]
+    assert dict(out[0].headers)["moderation-error-type"] == b"DecisionTooLarge"
+    assert out[0].value == big
+
+
+def test_an_error_message_is_cut_to_500_characters_and_undecodable_text_does_not_break_the_headers(monkeypatch):
+    monkeypatch.setattr(batch, "decide", lambda *a: (_ for _ in ()).throw(ValueError("\udcff" + "y" * 2_000)))
+    (dead,) = batch.decide_batch([record(0, b"v", key=None)], KEYRING, RULES, TOPICS)
+    message = dict(dead.headers)["moderation-error-message"]
+    assert len(message) <= 500 * 3 and message.endswith(b"y")
+    assert dead.key is None and dead.value == b"v"
+
+
+@pytest.mark.parametrize(("timestamp", "expected"), [(None, "fallback"), (-1, "fallback"), (0, "epoch")])
+def test_record_time_uses_the_record_timestamp_and_falls_back_when_there_is_none(timestamp, expected):
+    fallback = datetime(2030, 1, 1, tzinfo=UTC)
+    got = batch.record_time(timestamp, fallback)
+    assert got == (fallback if expected == "fallback" else datetime(1970, 1, 1, tzinfo=UTC))
