@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -24,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
 from service.batch import Outgoing, Topics, decide_batch
+from service.core.replay import ReplayWindows
 from service.delivery import DeliveryFailed, make_delivery
 from service.policy import Policy
 from service.settings import Settings
@@ -47,6 +49,10 @@ class Moderator:
         self.assigned: set[TopicPartition] = set()
         self.unclaimed: set[TopicPartition] = set()  # paused until delivery.claim() succeeds for them
         self.batch_lock = asyncio.Lock()
+        self.replay = (  # exact copies of signed events, remembered once their batch is delivered
+            ReplayWindows(settings.replay_window_entries, timedelta(seconds=settings.replay_window_s))
+            if settings.replay_window_entries else None
+        )
         self.closing = False
         self._retry_at, self._backoff = 0.0, BACKOFF_START_S
         self._deadline: float | None = None  # set when stop is: the whole shutdown fits before it
@@ -100,8 +106,9 @@ class Moderator:
             async with self.batch_lock:
                 started = loop.time()
                 records = [record for part in batches.values() for record in part]
+                replay = self.replay.batch() if self.replay is not None else None
                 outgoing = await loop.run_in_executor(
-                    pool, partial(decide_batch, records, policy.keyring, policy.rules, self.topics)
+                    pool, partial(decide_batch, records, policy.keyring, policy.rules, self.topics, replay)
                 )
                 task = asyncio.ensure_future(self.delivery.deliver(batches, outgoing))
                 try:
@@ -111,8 +118,12 @@ class Moderator:
                             return
                         raise DeliveryFailed(set(batches), TimeoutError(f"not delivered in {DELIVERY_TIMEOUT_S} s"))
                 except DeliveryFailed as failed:
+                    if replay is not None:
+                        replay.commit(set(batches) - failed.partitions)
                     self._rewind(batches, failed)
                     continue
+                if replay is not None:
+                    replay.commit(batches)
             self._backoff = BACKOFF_START_S
             if self._stalled_since is not None:
                 self.log.info("delivery_resumed", after_s=round(time.monotonic() - self._stalled_since, 1))
@@ -188,6 +199,8 @@ class _Listener(ConsumerRebalanceListener):
         async with self.m.batch_lock:  # the batch in flight is delivered (or fails) first
             self.m.assigned -= set(revoked)
             self.m.unclaimed -= set(revoked)
+            if self.m.replay is not None:
+                self.m.replay.forget(revoked)
         self.m.on_event("assigned", partitions=len(self.m.assigned))
         self.m.log.info("partitions_revoked", partitions=_names(revoked))
 

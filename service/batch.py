@@ -19,6 +19,7 @@ from typing import Any
 
 from service.core.decide import decide
 from service.core.decision import Decision
+from service.core.replay import ReplayBatch
 from service.envelope import Source, decision_event, encode
 
 MAX_DECISION_BYTES = 1_000_000  # below the broker's default message.max.bytes (1 MiB + 12), headers included
@@ -53,13 +54,18 @@ def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
     return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
-def decide_batch(records: list[Any], keyring: Any, rules: Any, topics: Topics) -> list[Outgoing]:
+def decide_batch(
+    records: list[Any], keyring: Any, rules: Any, topics: Topics, replay: ReplayBatch | None = None
+) -> list[Outgoing]:
     decided_at = datetime.now(UTC)
     out = []
     for record in records:
         source = Source(record.topic, record.partition, record.offset, record.timestamp)
         try:
             decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at))
+            if replay is not None:
+                where = f"partition {record.partition} offset {record.offset}"
+                decision = replay.check(decision, (record.topic, record.partition), where)
             value = encode(decision_event(decision, source, record.value, decided_at))
             if len(value) > MAX_DECISION_BYTES:
                 raise DecisionTooLarge(f"the decision event has {len(value)} bytes; at most {MAX_DECISION_BYTES}")

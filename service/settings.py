@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     )
     reload_interval_s: float = Field(2.0, gt=0, description="How often rules and keys are checked for changes.")
     decide_threads: int = Field(2, ge=1, le=64, description="Threads deciding batches (Ed25519 releases the GIL).")
+    replay_window_s: float = Field(
+        86_400.0, gt=0, description="How long (in record time) an exact copy of a signed event counts as a replay."
+    )
+    replay_window_entries: int = Field(
+        100_000, ge=0, description="Signed events remembered per input partition for replay detection (0: off)."
+    )
     # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest level logged.")
     log_format: Literal["json", "console", "auto"] = Field("json", description="auto: console on a TTY.")

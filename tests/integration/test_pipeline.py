@@ -103,7 +103,7 @@ def test_a_mixed_stream_gets_one_decision_per_record_and_keeps_going(kafka_boots
     good = [orjson.dumps(sign_event(good_article(n), key)) for n in range(300)]
     bad = [b"not an event", b"{", orjson.dumps({"title": 1})]
     first = [(f"k{n}".encode(), good[n] if n % 4 else bad[n % 3]) for n in range(300)]
-    later = [(f"later{n}".encode(), good[n]) for n in range(50)]
+    later = [(f"later{n}".encode(), orjson.dumps(sign_event(good_article(1000 + n), key))) for n in range(50)]
 
     async def scenario():
         await create_topics(settings, partitions=3)
@@ -127,3 +127,27 @@ def test_a_mixed_stream_gets_one_decision_per_record_and_keeps_going(kafka_boots
                 key = (r.partition, src["partition"])
                 assert src["offset"] > seen.get(key, -1)
                 seen[key] = src["offset"]
+
+
+def test_an_exact_copy_of_a_signed_event_is_rejected_as_a_replay(kafka_bootstrap, unique_topic_prefix, tmp_path):
+    keys = tmp_path / "keys"
+    key = make_key(keys, algorithm="hmac-sha256")
+    settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys)
+    original = orjson.dumps(sign_event(good_article(7), key))
+    resigned = orjson.dumps(sign_event(good_article(7), key))  # same article, new nonce: not a copy
+
+    async def scenario():
+        await create_topics(settings, partitions=1)
+        async with running(settings):
+            await produce(kafka_bootstrap, settings.input_topic, [(b"a", original)], timestamp_ms=recent_ms())
+            await collect(kafka_bootstrap, output_topics(settings), expected=1, settle=0)
+            await produce(kafka_bootstrap, settings.input_topic, [(b"a", original), (b"a", resigned)],
+                          timestamp_ms=recent_ms())
+            return await collect(kafka_bootstrap, output_topics(settings), expected=3)
+
+    decisions = by_offset(asyncio.run(scenario()))
+    assert decisions[0][1]["decision"] == "approved"
+    replayed = decisions[1][1]
+    assert replayed["decision"] == "rejected" and [r["code"] for r in replayed["reasons"]] == ["signature.replay"]
+    assert "offset 0" in replayed["reasons"][0]["message"]
+    assert decisions[2][1]["decision"] == "approved"
