@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import sys
 from typing import Any
 
@@ -96,9 +97,37 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: Any = None
         root.removeHandler(_handler)
     _handler = logging.StreamHandler(stream)
     _handler.setFormatter(formatter)
+    _handler.addFilter(LibraryThrottle())  # handler-level: logger filters do not reach aiokafka's child loggers
     root.addHandler(_handler)
     # Libraries' info lines (aiokafka's coordinator chatter) only at debug; their warnings and errors always.
     root.setLevel(numeric_level if numeric_level <= logging.DEBUG else max(numeric_level, logging.WARNING))
+
+
+class LibraryThrottle(logging.Filter):
+    """At most one line per message per ``every_s`` from aiokafka, with a count of what was held back.
+
+    While a broker is away aiokafka logs every 100 ms retry of every client (aiokafka #905): about a thousand
+    lines in eight seconds of a broker restart. The service logs its own ``broker_unreachable`` lines instead.
+    """
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._last: dict[tuple[str, object], float] = {}
+        self._held: dict[tuple[str, object], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka"):
+            return True
+        key, now = (record.name, record.msg), time.monotonic()
+        if now - self._last.get(key, -1e18) < self.every_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} similar lines held back)"
+        return True
 
 
 def reset_logging() -> None:

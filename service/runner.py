@@ -99,15 +99,17 @@ def run_service(config_file: Path | None = None) -> int:
 async def _serve(settings: Settings, service: Service, log: Any) -> int:
     from service.broker_check import check_brokers
 
+    stop = asyncio.Event()  # handlers first: a SIGTERM during the broker check is a clean exit too
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     check = await check_brokers(settings)
     if check.refused:
         log.error("broker_refused", error=check.refused, security_protocol=settings.security_protocol)
         return 2
     if check.unreachable:
         log.warning("broker_unreachable", error=check.unreachable, note="retrying in the loop")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    if stop.is_set():
+        return 0
     await service.run(stop)
     return 0

@@ -145,3 +145,22 @@ def test_no_secret_reaches_any_output_at_debug_level(tmp_path, capsys, monkeypat
     for secret in secrets:
         for form in _encodings(secret):
             assert form not in everything, "a secret was written"
+
+
+def test_aiokafka_retry_floods_are_throttled_with_a_count():
+    import logging
+
+    from service.logs import LibraryThrottle
+
+    throttle = LibraryThrottle(every_s=60)
+
+    def record(name: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, None, None)
+
+    assert throttle.filter(record("aiokafka.producer.sender", "retrying %s"))
+    assert not any(throttle.filter(record("aiokafka.producer.sender", "retrying %s")) for _ in range(50))
+    assert throttle.filter(record("aiokafka.conn", "another message"))
+    assert all(throttle.filter(record("moderation", "ours")) for _ in range(5))  # only aiokafka is throttled
+    throttle.every_s = 0
+    again = record("aiokafka.producer.sender", "retrying %s")
+    assert throttle.filter(again) and "50 similar lines held back" in again.msg
