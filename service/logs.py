@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import sys
+import time
 from typing import Any
 
 import structlog
