@@ -1,0 +1,121 @@
+"""In-process figures, µs per event on one thread: the hot path stage by stage, event size, rule-set size.
+
+No broker: these isolate what the service's CPU per event is made of. The process-level CPU per event
+(runner.py) minus ``decide_batch`` and the log line is what the Kafka clients and the loop cost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from bench.generator import SIZES, signed_events, signing_key
+from bench.rules_bench import banned_terms_rules, many_rules
+from service.batch import Topics, decide_batch
+from service.core.article import Article
+from service.core.canonical import canonical_bytes
+from service.core.decide import decide
+from service.core.decode import decode_event
+from service.core.rules import load_rules
+from service.core.signature import Keyring, verify_document
+from service.envelope import Source, decision_event, encode
+
+RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
+TOPICS = Topics("approved", "rejected", "dead")
+
+
+class Record(NamedTuple):  # the fields of aiokafka's ConsumerRecord that decide_batch reads
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes
+    headers: list
+
+
+def per_item_us(work: Callable[[Any], object], items: list[Any], repeats: int = 5) -> float:
+    """Best of ``repeats`` passes over ``items`` (distinct events, so no cache flatters the figure)."""
+    for item in items[:20]:
+        work(item)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for item in items:
+            work(item)
+        best = min(best, time.perf_counter() - start)
+    return round(best / len(items) * 1e6, 2)
+
+
+def _fixture(algorithm: str, size: str, count: int) -> tuple[list[bytes], Keyring, Any, datetime]:
+    now = datetime.now(UTC)
+    key = signing_key(algorithm)
+    values = signed_events(count, key, now, size)
+    return values, Keyring([key.verification_key()]), load_rules(RULES.read_text(), str(RULES)), now
+
+
+def _log_line_cost(decisions: list[Any]) -> float:
+    """One ``decision`` log line as app.Moderator._log_decisions writes it, rendered to /dev/null."""
+    import structlog
+
+    from service.logs import configure_logging
+
+    with open(os.devnull, "w") as sink:
+        configure_logging("info", "json", stream=sink)
+        log = structlog.get_logger("moderation")
+
+        def line(d: Any) -> None:
+            log.info("decision", topic="articles", partition=0, offset=1, decision=d.decision,
+                     reasons=[r.code for r in d.reasons], rules_fired=list(d.rulesFired),
+                     rules_version=d.rulesVersion, signer=d.signer)
+
+        return per_item_us(line, decisions)
+
+
+def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, float]:
+    """µs per event for each step of the hot path, and for the whole of decide() and decide_batch()."""
+    values, keyring, rules, now = _fixture(algorithm, size, count)
+    documents = [decode_event(v) for v in values]
+    articles = [Article.model_validate(d) for d in documents]
+    pairs = list(zip(articles, documents, strict=True))
+    decisions = [decide(v, [], keyring, rules, now) for v in values]
+    source = Source("articles", 0, 1, int(now.timestamp() * 1000))
+    records = [Record("articles", 0, i, int(now.timestamp() * 1000), b"k", v, []) for i, v in enumerate(values)]
+    batches = [records[i:i + 100] for i in range(0, len(records), 100)]
+    return {
+        "decode": per_item_us(decode_event, values),
+        "validate": per_item_us(Article.model_validate, documents),
+        "canonical": per_item_us(canonical_bytes, documents),
+        "verify (canonical + crypto)": per_item_us(lambda d: verify_document(d, keyring, now), documents),
+        "rules": per_item_us(lambda p: rules.evaluate(p[0], p[1], now), pairs),
+        "envelope (build + orjson)": per_item_us(lambda d: encode(decision_event(d, source, None, now)), decisions),
+        "decide()": per_item_us(lambda v: decide(v, [], keyring, rules, now), values),
+        "decide_batch() per event": round(per_item_us(lambda b: decide_batch(b, keyring, rules, TOPICS), batches)
+                                          / 100, 2),
+        "log line": _log_line_cost(decisions),
+    }
+
+
+def by_size(algorithms: tuple[str, ...] = ("hmac", "ed25519"), count: int = 300) -> dict[str, dict[str, float]]:
+    """decide() µs per event for 1 KB, 2 KB and 8 KB events."""
+    found: dict[str, dict[str, float]] = {}
+    for algorithm in algorithms:
+        for size in SIZES:
+            values, keyring, rules, now = _fixture(algorithm, size, count)
+            found.setdefault(algorithm, {})[size] = per_item_us(
+                lambda v, k=keyring, r=rules, n=now: decide(v, [], k, r, n), values)
+    return found
+
+
+def by_rules(count: int = 200) -> dict[str, float]:
+    """rules.evaluate() µs per event (2 KB events) as the banned-term list and the rule count grow."""
+    values, _, config_rules, now = _fixture("hmac", "2k", count)
+    pairs = [(Article.model_validate(d), d) for d in (decode_event(v) for v in values)]
+    cases = {"config/rules.yaml": config_rules, "10 banned terms": banned_terms_rules(10),
+             "1,000 banned terms": banned_terms_rules(1_000), "10,000 banned terms": banned_terms_rules(10_000),
+             "10 rules": many_rules(10), "500 rules": many_rules(500)}
+    return {name: per_item_us(lambda p, r=rules: r.evaluate(p[0], p[1], now), pairs) for name, rules in cases.items()}
