@@ -8,8 +8,17 @@ import shutil
 
 import orjson
 import pytest
-from harness import DEFAULT_RULES, collect, create_topics, make_key, output_topics, produce, recent_ms, running
-from harness import settings_for
+from harness import (
+    DEFAULT_RULES,
+    collect,
+    create_topics,
+    make_key,
+    output_topics,
+    produce,
+    recent_ms,
+    running,
+    settings_for,
+)
 from test_pipeline import good_article
 
 from service.signing import sign_event
