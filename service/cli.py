@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from service import cli_config, cli_kafka, cli_keys, cli_rules
+from service.core.signature import Keyring
 from service.envelope import reason_dict
 
 DEFAULT_RULES = Path("config/rules.yaml")
@@ -33,14 +34,24 @@ def parse_time(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def load_cli_keyring(directory: Path, allow_loose_permissions: bool = False) -> Keyring:
+    """The keyring from ``--keys DIR``; bad key files are warnings on stderr, a missing directory a usage error."""
+    from service.adapters.keydir import load_keyring
+
+    if not directory.is_dir():
+        raise UsageError(f"--keys: not a directory: {directory}")
+    keyring, problems = load_keyring(directory, allow_loose_permissions=allow_loose_permissions)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return keyring
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Decide every event in the given files offline and print one JSON decision per event."""
-    from service.adapters.keydir import load_keyring
     from service.adapters.rules_file import read_rules
     from service.core.decide import decide
     from service.core.replay import ReplayWindows
     from service.core.rules import RulesError
-    from service.core.signature import Keyring
     from service.eventfiles import EventFileError, iter_event_files
 
     try:
@@ -49,11 +60,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot load rules: {exc}") from None
     keyring = Keyring(())
     if args.keys is not None:
-        if not args.keys.is_dir():
-            raise UsageError(f"--keys: not a directory: {args.keys}")
-        keyring, problems = load_keyring(args.keys, allow_loose_permissions=args.allow_loose_key_permissions)
-        for problem in problems:
-            print(f"warning: {problem}", file=sys.stderr)
+        keyring = load_cli_keyring(args.keys, args.allow_loose_key_permissions)
     now = parse_time(args.now)
     replay = ReplayWindows().batch()  # an exact copy of a signed event later in the corpus is a replay too
     out = sys.stdout.buffer

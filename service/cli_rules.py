@@ -57,9 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from service.adapters.keydir import load_keyring
     from service.adapters.rules_file import read_rules
-    from service.cli import UsageError, parse_time
+    from service.cli import UsageError, load_cli_keyring, parse_time
     from service.core.decide import decide
     from service.core.rules import RulesError
     from service.eventfiles import EventFileError, iter_event_files
@@ -71,11 +70,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 1
     keyring = None
     if args.keys is not None:
-        if not args.keys.is_dir():
-            raise UsageError(f"--keys: not a directory: {args.keys}")
-        keyring, problems = load_keyring(args.keys, allow_loose_permissions=args.allow_loose_key_permissions)
-        for problem in problems:
-            print(f"warning: {problem}", file=sys.stderr)
+        keyring = load_cli_keyring(args.keys, args.allow_loose_key_permissions)
     now = parse_time(args.now)
     counts = {"events": 0, "approved->rejected": 0, "rejected->approved": 0, "reasons": 0}
     try:

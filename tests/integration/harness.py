@@ -117,3 +117,19 @@ def ms(moment: datetime) -> int:
 
 def recent_ms() -> int:
     return ms(datetime.now(UTC) - timedelta(minutes=1))
+
+
+def good_article(n: int = 0) -> dict:
+    return {
+        "category": "news", "title": f"Researchers publish open dataset number {n} for climate models",
+        "excerpt": "The dataset covers forty years of regional observations and is released under an open licence, "
+                   "the team said, so that other groups can check and extend the published results.",
+        "publishedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "webUrl": f"https://www.reuters.com/science/open-climate-dataset-{n}", "type": "article",
+        "quality": 80, "heat": 5, "published": False,
+        "provider": {"name": "Reuters", "domain": "reuters.com"},
+        "topics": ["Climate", "Science"],
+        "images": [{"url": "https://www.reuters.com/img/climate.jpg", "width": 1200, "height": 630,
+                    "isCached": True, "title": "A weather station"}],
+        "related": [],
+    }

@@ -12,6 +12,7 @@ from harness import (
     DEFAULT_RULES,
     collect,
     create_topics,
+    good_article,
     make_key,
     output_topics,
     produce,
@@ -19,7 +20,6 @@ from harness import (
     running,
     settings_for,
 )
-from test_pipeline import good_article
 
 from service.signing import sign_event
 

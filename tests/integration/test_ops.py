@@ -5,30 +5,17 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 
 import orjson
 import pytest
 import structlog
-from harness import collect, create_topics, make_key, output_topics, produce, recent_ms, settings_for
+from harness import collect, create_topics, good_article, make_key, output_topics, produce, recent_ms, settings_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.runner import Service
 from service.signing import sign_event
 
 pytestmark = pytest.mark.kafka
-
-
-def article(n: int) -> dict:
-    return {
-        "category": "news", "title": f"Researchers publish open dataset number {n} for climate models",
-        "excerpt": "The dataset covers forty years of regional observations and is released under an open licence, "
-                   "the team said, so that other groups can check and extend the published results.",
-        "publishedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "webUrl": f"https://www.reuters.com/science/open-climate-dataset-{n}", "type": "article",
-        "quality": 80, "heat": 5, "published": False, "provider": {"name": "Reuters", "domain": "reuters.com"},
-        "topics": ["Climate"], "images": [], "related": [],
-    }
 
 
 async def get(url: str) -> tuple[int, bytes]:
@@ -80,8 +67,8 @@ def test_readiness_follows_assignment_and_metrics_count_decisions_by_outcome_and
     keys = tmp_path / "keys"
     key = make_key(keys)
     settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys)
-    first = [(b"good", orjson.dumps(sign_event(article(1), key))), (b"garbage", b"\x00\x9f garbage"),
-             (b"unsigned", orjson.dumps(article(2)))]
+    first = [(b"good", orjson.dumps(sign_event(good_article(1), key))), (b"garbage", b"\x00\x9f garbage"),
+             (b"unsigned", orjson.dumps(good_article(2)))]
 
     async def scenario() -> None:
         await create_topics(settings, partitions=2)

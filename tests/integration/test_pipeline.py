@@ -9,29 +9,24 @@ from pathlib import Path
 
 import orjson
 import pytest
-from harness import collect, create_topics, make_key, ms, output_topics, produce, recent_ms, running, settings_for
+from harness import (
+    collect,
+    create_topics,
+    good_article,
+    make_key,
+    ms,
+    output_topics,
+    produce,
+    recent_ms,
+    running,
+    settings_for,
+)
 
 from service.core.decode import decode_event
 from service.signing import sign_event
 
 pytestmark = pytest.mark.kafka
 SEED = (Path(__file__).parents[2] / "seeds" / "000_eec557f0eb51af83.txt").read_bytes()
-
-
-def good_article(n: int = 0) -> dict:
-    return {
-        "category": "news", "title": f"Researchers publish open dataset number {n} for climate models",
-        "excerpt": "The dataset covers forty years of regional observations and is released under an open licence, "
-                   "the team said, so that other groups can check and extend the published results.",
-        "publishedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "webUrl": f"https://www.reuters.com/science/open-climate-dataset-{n}", "type": "article",
-        "quality": 80, "heat": 5, "published": False,
-        "provider": {"name": "Reuters", "domain": "reuters.com"},
-        "topics": ["Climate", "Science"],
-        "images": [{"url": "https://www.reuters.com/img/climate.jpg", "width": 1200, "height": 630,
-                    "isCached": True, "title": "A weather station"}],
-        "related": [],
-    }
 
 
 def by_offset(records):
