@@ -1,64 +1,69 @@
-"""Bytes -> the event as JSON values, or the reason it cannot be read.
+"""Bytes -> the event as JSON values, or the reason it cannot be read. Never raises, for any input.
 
-Two formats are accepted, told apart by their first non-blank bytes:
+Two formats are accepted, told apart by their first non-blank bytes (after an optional UTF-8 byte order mark):
 
-- a JSON object (``{``), parsed by orjson (strict UTF-8, no NaN/Infinity, nesting capped at 1024 by orjson);
+- a JSON object (``{``), parsed by orjson (strict UTF-8, no NaN/Infinity, no lone surrogates);
 - a front-matter document (``---`` line, YAML, closing ``---`` or ``...`` line, nothing but blank lines after),
   parsed by ``yaml_loader`` so that it yields exactly the values the same event would have as JSON.
 
-Duplicate keys: the last one wins in both formats (what orjson and PyYAML do); the decision publishes the
-decoded document, so what downstream sees is what was verified. Every failure is a ``Reason``; this module
-never raises for any input.
+Then the limits (``limits.py``) are checked on the decoded tree, the same way for both formats (front matter is
+also held to the depth and count limits while it is read). Cheap checks come first, so hostile input costs the
+least: size before parsing, parsing before the tree walk, the walk before the duplicate-key parse.
+
+Duplicate keys are refused in both formats (``input.duplicate_key``), not resolved. Parsers disagree on which
+duplicate wins (orjson, PyYAML, Python and Go take the last, others the first or fail), so one record could show
+one reader a different article from the one that was moderated and whose signature was checked. RFC 8259 leaves
+the meaning undefined; I-JSON (RFC 7493) forbids duplicates. No serialiser of a map writes them, so only a
+hand-made (or hostile) record is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 
 import orjson
-import yaml
 
 from service.core import reasons as r
+from service.core.limits import DEFAULT_LIMITS, Limits, check_tree
 from service.core.reasons import Reason
-from service.core.yaml_loader import load_json_yaml
+from service.core.yaml_loader import load_yaml_values
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "decode_event"]
 
 _BOM = b"\xef\xbb\xbf"
 _BLANK = b" \t\r\n"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_record_bytes: int = 1_048_576  # a 2 KB article has 500x headroom; Kafka's default max is 1 MiB too
-    max_front_matter_bytes: int = 262_144
-    max_depth: int = 16  # the article schema nests 4 deep; YAML only (orjson and the schema bound JSON)
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def decode_event(value: bytes | None, limits: Limits = DEFAULT_LIMITS) -> dict | Reason:
     if not value:
         return Reason(r.INPUT_EMPTY, "the record has no value")
     if len(value) > limits.max_record_bytes:
-        return Reason(
-            r.INPUT_TOO_LARGE, f"the record has {len(value)} bytes; the limit is {limits.max_record_bytes}"
-        )
+        return Reason(r.INPUT_TOO_LARGE, f"the record has {len(value)} bytes; the limit is {limits.max_record_bytes}")
     body = value[3:] if value.startswith(_BOM) else value
     head = body.lstrip(_BLANK)[:3]
     if not head:
         return Reason(r.INPUT_EMPTY, "the record holds only white space")
     if head[:1] == b"{":
-        return _decode_json(body)
-    if head == b"---":
-        return _decode_front_matter(body, limits)
-    if head[:1] in b'["-0123456789tfn':
+        document = _decode_json(body)
+    elif head == b"---":
+        document = _decode_front_matter(body, limits)
+    elif head[:1] in b'["-0123456789tfn':
         return Reason(r.INPUT_NOT_AN_OBJECT, "the event must be a JSON object, not another JSON value")
-    return Reason(r.INPUT_UNKNOWN_FORMAT, "the record is neither a JSON object nor a front-matter document")
+    else:
+        return Reason(r.INPUT_UNKNOWN_FORMAT, "the record is neither a JSON object nor a front-matter document")
+    if isinstance(document, Reason):
+        return document
+    if not isinstance(document, dict):
+        return Reason(r.INPUT_NOT_AN_OBJECT, "the event must be a JSON object (front matter: a mapping of fields)")
+    problem = check_tree(document, limits)
+    if problem is None and head[:1] == b"{":
+        problem = _duplicate_json_key(body)
+    return document if problem is None else problem
 
 
-def _decode_json(body: bytes) -> dict | Reason:
+def _decode_json(body: bytes) -> object | Reason:
     try:
-        document = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         message = str(exc)
         if "UTF-8" in message or "utf-8" in message:
@@ -66,12 +71,42 @@ def _decode_json(body: bytes) -> dict | Reason:
         if "depth limit" in message:
             return Reason(r.INPUT_TOO_DEEP, f"the JSON nests too deep: {message}")
         return Reason(r.INPUT_MALFORMED_JSON, f"the record is not valid JSON: {message}")
-    if not isinstance(document, dict):
-        return Reason(r.INPUT_NOT_AN_OBJECT, "the event must be a JSON object")
-    return document
 
 
-def _decode_front_matter(body: bytes, limits: Limits) -> dict | Reason:
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> None:
+    if len({key for key, _ in pairs}) == len(pairs):
+        return  # the objects themselves are not needed: returning nothing saves building them
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+
+
+def _duplicate_json_key(body: bytes) -> Reason | None:
+    """orjson keeps the last duplicate silently; a second parse (~10 µs for a 2 KB event) sees them all.
+
+    Runs only on a document orjson accepted and the limits passed: valid UTF-8 JSON, shallow, bounded.
+    """
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        key = str(exc.args[0])
+        shown = key if len(key) <= 64 else f"{key[:64]}..."
+        return Reason(r.INPUT_DUPLICATE_KEY, f"the key {shown!r} appears twice in one object")
+    except (ValueError, RecursionError):  # a JSON text Python reads differently from orjson: refuse, never guess
+        return Reason(r.INPUT_MALFORMED_JSON, "the record is read differently by two JSON parsers")
+    return None
+
+
+def _decode_front_matter(body: bytes, limits: Limits) -> object | Reason:
+    if len(body) > limits.max_front_matter_bytes:
+        problem = f"a front-matter record has {len(body)} bytes; the limit is {limits.max_front_matter_bytes}"
+        return Reason(r.INPUT_TOO_LARGE, problem)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -87,40 +122,4 @@ def _decode_front_matter(body: bytes, limits: Limits) -> dict | Reason:
         return Reason(
             r.INPUT_MALFORMED_YAML, "content after the closing '---' line is not part of the event and is refused"
         )
-    yaml_text = "\n".join(lines[1:end])
-    if len(yaml_text) > limits.max_front_matter_bytes:
-        return Reason(
-            r.INPUT_TOO_LARGE, f"the front matter exceeds {limits.max_front_matter_bytes} characters"
-        )
-    try:
-        document = load_json_yaml(yaml_text)
-    except yaml.MarkedYAMLError as exc:
-        where = f" (line {exc.problem_mark.line + 2})" if exc.problem_mark else ""
-        return Reason(r.INPUT_MALFORMED_YAML, f"the front matter is not valid YAML: {exc.problem}{where}")
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        return Reason(r.INPUT_MALFORMED_YAML, f"the front matter is not valid YAML: {type(exc).__name__}")
-    if not isinstance(document, dict):
-        return Reason(r.INPUT_NOT_AN_OBJECT, "the front matter must be a mapping of fields")
-    return _check_tree(document, limits.max_depth)
-
-
-def _check_tree(document: dict, max_depth: int) -> dict | Reason:
-    """Refuse what JSON cannot express: shared (aliased) containers, non-text keys, excessive depth."""
-    seen: set[int] = set()
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            return Reason(r.INPUT_TOO_DEEP, f"the front matter nests deeper than {max_depth} levels")
-        if id(node) in seen:
-            return Reason(r.INPUT_YAML_ALIAS, "YAML anchors and aliases are not allowed in events")
-        seen.add(id(node))
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if not isinstance(key, str):
-                    return Reason(r.INPUT_MALFORMED_YAML, "every key in the front matter must be text")
-                if isinstance(item, dict | list):
-                    stack.append((item, depth + 1))
-        else:
-            stack.extend((item, depth + 1) for item in node if isinstance(item, dict | list))
-    return document
+    return load_yaml_values("\n".join(lines[1:end]), limits)

@@ -38,6 +38,12 @@ INPUT_UNKNOWN_FORMAT = "input.unknown_format"
 INPUT_NOT_AN_OBJECT = "input.not_an_object"
 INPUT_TOO_DEEP = "input.too_deep"
 INPUT_YAML_ALIAS = "input.yaml_alias"
+INPUT_STRING_TOO_LONG = "input.string_too_long"  # limits.py: Limits.max_string_chars
+INPUT_KEY_TOO_LONG = "input.key_too_long"  # Limits.max_key_chars
+INPUT_TOO_MANY_ITEMS = "input.too_many_items"  # Limits.max_items, per list or mapping
+INPUT_TOO_MANY_VALUES = "input.too_many_values"  # Limits.max_values, all lists and mappings together
+INPUT_NUL_CHARACTER = "input.nul_character"  # U+0000 in any string or key
+INPUT_DUPLICATE_KEY = "input.duplicate_key"  # a key twice in one object (JSON) or mapping (YAML)
 
 # schema.*
 SCHEMA_MISSING_FIELD = "schema.missing_field"
