@@ -9,12 +9,15 @@ project's local broker and the test suite can point every command at one broker.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from service.core.limits import Limits
 
 ENV_PREFIX = "MODERATION_"
 
@@ -71,6 +74,24 @@ class Settings(BaseSettings):
     )
     reload_interval_s: float = Field(2.0, gt=0, description="How often rules and keys are checked for changes.")
     decide_threads: int = Field(2, ge=1, le=64, description="Threads deciding batches (Ed25519 releases the GIL).")
+    # Input limits (docs/security.md, service/core/limits.py); the lower bounds keep every valid article readable
+    max_record_bytes: int = Field(
+        1_048_576, ge=1_024, description="Largest record value read; larger ones are rejected unread (input.too_large)."
+    )
+    max_front_matter_bytes: int = Field(
+        262_144, ge=1_024, description="Largest front-matter (YAML) record (input.too_large)."
+    )
+    max_depth: int = Field(
+        16, ge=5, le=200, description="Deepest nesting of lists/mappings, the event being level 1 (input.too_deep)."
+    )
+    max_string_chars: int = Field(
+        65_536, ge=20_000, description="Longest string anywhere in an event, in characters (input.string_too_long)."
+    )
+    max_key_chars: int = Field(128, ge=17, description="Longest field name (input.key_too_long).")
+    max_items: int = Field(1_000, ge=200, description="Most entries in one list or mapping (input.too_many_items).")
+    max_values: int = Field(
+        10_000, ge=100, description="Most entries in all lists and mappings together (input.too_many_values)."
+    )
     replay_window_s: float = Field(
         86_400.0, gt=0, description="How long (in record time) an exact copy of a signed event counts as a replay."
     )
@@ -114,6 +135,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file comes from model_config["yaml_file"], set by load_settings(); without one it adds nothing.
         return (init_settings, env_settings, SecretFiles(settings_cls), YamlConfigSettingsSource(settings_cls))
+
+    def limits(self) -> Limits:
+        """The decoder's input limits, from the max_* settings."""
+        return Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
 
     def kafka_security(self) -> dict[str, Any]:
         """Keyword arguments for every aiokafka client (consumer, producer, admin; aiokafka 0.14's names).
