@@ -27,6 +27,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from service.batch import Outgoing, Topics, decide_batch
 from service.core.replay import ReplayWindows
 from service.delivery import DeliveryFailed, make_delivery
+from service.logs import held_lines
 from service.policy import Policy
 from service.settings import Settings
 
@@ -173,20 +174,23 @@ class Moderator:
         return delay
 
     def _log_decisions(self, outgoing: list[Outgoing]) -> None:
-        for out in outgoing:
-            src = out.source
-            if out.decision is None:
-                self.log.error("dead_lettered", topic=src.topic, partition=src.partition, offset=src.offset,
-                               error=out.error)
-                self.on_event("dead_lettered")
-                continue
-            d = out.decision
-            self.log.info(
-                "decision", topic=src.topic, partition=src.partition, offset=src.offset, decision=d.decision,
-                reasons=[reason.code for reason in d.reasons], rules_fired=list(d.rulesFired),
-                rules_version=d.rulesVersion, signer=d.signer,
-            )
-            self.on_event("decision", decision=d)
+        """One canonical line per decision, the batch's lines written together; metrics counted per batch."""
+        info = self.log.info  # once per batch: a lazy structlog proxy resolves the attribute at every access
+        decisions = []
+        with held_lines():
+            for out in outgoing:
+                src, d = out.source, out.decision
+                if d is None:
+                    self.log.error("dead_lettered", topic=src.topic, partition=src.partition, offset=src.offset,
+                                   error=out.error)
+                    self.on_event("dead_lettered")
+                    continue
+                info("decision", topic=src.topic, partition=src.partition, offset=src.offset, decision=d.decision,
+                     reasons=[reason.code for reason in d.reasons], rules_fired=d.rulesFired,
+                     rules_version=d.rulesVersion, signer=d.signer)
+                decisions.append(d)
+        if decisions:
+            self.on_event("decisions", decisions=decisions)
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -30,6 +30,9 @@ from service.batch import Outgoing
 from service.settings import Settings
 
 TRANSACTION_TIMEOUT_MS = 30_000  # an orphaned transaction blocks read_committed readers at most this long
+# aiokafka retries CONCURRENT_TRANSACTIONS (the broker still writing the previous transaction's markers) after
+# retry_backoff_ms: with its default 100 ms, back-to-back transactions of one producer took up to ~300 ms.
+TXN_RETRY_BACKOFF_MS = 20
 # Bounds that keep a shutdown within shutdown_timeout_s even while the broker is away.
 ABORT_TIMEOUT_S = 2.0  # abort a failed transaction if the broker answers; otherwise the next owner aborts it
 STOP_TIMEOUT_S = 2.0
@@ -76,12 +79,45 @@ def make_delivery(settings: Settings, consumer: AIOKafkaConsumer) -> Delivery:
 
 
 async def _send_all(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> None:
-    # Enqueue one after another, then await the acknowledgements together: concurrent send() calls wake each
-    # other quadratically (aiokafka #528) and send_and_wait per record serialises the pipeline (#1065).
-    acks = [await producer.send(o.topic, o.value, key=o.key, headers=o.headers) for o in outgoing]
+    """Write ``outgoing`` as one record batch per output topic-partition, then await the acknowledgements.
+
+    One ``send()`` per record costs ~15 µs of aiokafka (a future, an accumulator lookup, a wake-up each); a
+    batch built here costs a third of that. Placement is the producer's own: its partitioner (murmur2 of the
+    key, as the Java client) over the same partition lists ``send()`` would give it, and records keep their
+    order within a partition. ``send_batch`` adds the partition to the open transaction and the sender numbers
+    the batch for idempotence, exactly as for ``send()`` (aiokafka 0.14: MessageAccumulator.add_batch ->
+    _append_batch -> maybe_add_partition_to_txn; _pop_batch -> sequence numbers).
+    """
+    acks = []
+    for (topic, partition), records in (await _by_partition(producer, outgoing)).items():
+        builder = producer.create_batch()
+        for out in records:
+            if builder.append(timestamp=None, key=out.key, value=out.value, headers=out.headers) is None:
+                acks.append(await producer.send_batch(builder, topic, partition=partition))  # full: the next
+                builder = producer.create_batch()
+                builder.append(timestamp=None, key=out.key, value=out.value, headers=out.headers)  # always fits
+        builder.close()  # complete: sent at once, no linger
+        acks.append(await producer.send_batch(builder, topic, partition=partition))
     for result in await asyncio.gather(*acks, return_exceptions=True):
         if isinstance(result, BaseException):
             raise result
+
+
+async def _by_partition(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> dict[tuple[str, int], list[Outgoing]]:
+    """``outgoing`` grouped by the partition ``producer.send()`` would pick for each record (private API)."""
+    choose = producer._partitioner
+    candidates = {}
+    for topic in dict.fromkeys(out.topic for out in outgoing):
+        await producer.client._wait_on_metadata(topic)  # as send() does: fails after request_timeout_ms
+        metadata = producer._metadata
+        candidates[topic] = (list(metadata.partitions_for_topic(topic)),
+                             list(metadata.available_partitions_for_topic(topic)))
+    groups: dict[tuple[str, int], list[Outgoing]] = {}
+    for out in outgoing:
+        every, available = candidates[out.topic]
+        partition = choose(out.key, every, available)
+        groups.setdefault((out.topic, partition), []).append(out)
+    return groups
 
 
 async def close_producer(producer: AIOKafkaProducer) -> None:
@@ -168,7 +204,7 @@ class ExactlyOnce:
             client_id=f"{self._settings.client_id}-{tp.topic}-{tp.partition}",
             transactional_id=self.transactional_id(tp),
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
-            **producer_options(self._settings),
+            **{"retry_backoff_ms": TXN_RETRY_BACKOFF_MS, **producer_options(self._settings)},
         )
         self._producers[tp] = await _started(producer)  # registered at once: a cancelled claim() leaks nothing
 

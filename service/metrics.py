@@ -8,7 +8,7 @@ partition of the input.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -65,25 +65,45 @@ class Metrics:
             counter.inc()
 
     def on_event(self, name: str, **fields: Any) -> None:
-        """The loop's hook (app.py): batch, decision, dead_lettered, delivery_failed, assigned."""
+        """The loop's hook (app.py): batch, decisions (a batch's), decision (one), dead_lettered, delivery_failed,
+        assigned."""
         if name == "batch":
             self.consumed.inc(fields.get("records", 0))
             self.stage_seconds.labels("batch").observe(fields.get("seconds", 0.0))
             for tp, lag in (fields.get("lag") or {}).items():
                 if lag is not None:
                     self.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        elif name == "decisions":
+            self.count_decisions(fields["decisions"])
         elif name == "decision":
-            decision = fields["decision"]
-            codes = [reason.code for reason in decision.reasons]
-            self.decisions.labels(decision.decision, codes[0] if codes else NO_REASON).inc()
-            for code in dict.fromkeys(codes):
-                self.reasons.labels(decision.decision, code).inc()
+            self.count_decisions((fields["decision"],))
         elif name == "dead_lettered":
             self.dead_lettered.inc()
         elif name == "delivery_failed":
             self.delivery_failures.inc()
         elif name == "assigned":
             self.assigned.set(fields.get("partitions", 0))
+
+    def count_decisions(self, decisions: Iterable[Any]) -> None:
+        """Count a batch's decisions: summed per label pair first, so each counter is touched once a batch
+        (``labels()`` takes a lock and checks its arguments each time: ~2 µs)."""
+        firsts: dict[tuple[str, str], int] = {}
+        carried: dict[tuple[str, str], int] = {}
+        for decision in decisions:
+            outcome, reasons = decision.decision, decision.reasons
+            if not reasons:
+                key = (outcome, NO_REASON)
+                firsts[key] = firsts.get(key, 0) + 1
+                continue
+            key = (outcome, reasons[0].code)
+            firsts[key] = firsts.get(key, 0) + 1
+            for code in dict.fromkeys(reason.code for reason in reasons):
+                key = (outcome, code)
+                carried[key] = carried.get(key, 0) + 1
+        for key, count in firsts.items():
+            self.decisions.labels(*key).inc(count)
+        for key, count in carried.items():
+            self.reasons.labels(*key).inc(count)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric in this registry."""

@@ -9,6 +9,7 @@ else a publisher insists on.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -35,26 +36,27 @@ def _must_be_text(value: object) -> object:
     return value
 
 
+# A plain absolute http(s) URL: lower-case scheme, an ASCII host name (optional port), then printable ASCII.
+# Every string it matches passes the urlsplit() check below (hostname non-empty, no brackets, ASCII netloc);
+# it only spares that check's ~2.5 µs for the URLs events carry (tests/unit/test_perf_equivalence.py).
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]*)?(?:[/?#][!-~]*)?")
+
+
 def _must_be_web_url(value: str) -> str:
+    if _PLAIN_WEB_URL.fullmatch(value) is not None:
+        return value
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
     return value
 
 
-def _must_be_domain(value: str) -> str:
-    labels = value.split(".")
-    if len(labels) < 2 or not all(label and len(label) <= 63 for label in labels):
-        raise ValueError("must be a domain name such as example.org")
-    return value
-
-
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
 ShortText = Annotated[StrictStr, Field(max_length=1_000)]
 WebUrl = Annotated[StrictStr, Field(max_length=4_096), AfterValidator(_must_be_web_url)]
-Domain = Annotated[
-    StrictStr, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+$"), AfterValidator(_must_be_domain)
-]
+# Two or more dot-separated labels of 1-63 letters, digits or hyphens, checked in pydantic-core (Rust): the
+# same set as the former pattern ^[A-Za-z0-9.-]+$ plus a Python label check, without a Python call per domain.
+Domain = Annotated[StrictStr, Field(max_length=253, pattern=r"^[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+$")]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_must_be_text)]
 Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Score = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
