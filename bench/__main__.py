@@ -35,8 +35,11 @@ QUICK = Plan(events=1_500, rate=1_000, latency_s=2, timeout_s=60)
 def matrix(quick: bool, only: str | None = None) -> list[tuple[str, str, str]]:
     if quick:
         return [("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac")]
-    return [(system, delivery, alg) for delivery in ("at-least-once", "exactly-once") if only in (None, delivery)
+    runs = [(system, delivery, alg) for delivery in ("at-least-once", "exactly-once") if only in (None, delivery)
             for system, alg in (("relay", "hmac"), ("service", "hmac"), ("service", "ed25519"))]
+    if only in (None, "at-least-once"):  # what offloading verification to worker threads buys, same run
+        runs.append(("service-inline", "at-least-once", "ed25519"))
+    return runs
 
 
 async def measure(bootstrap: str, plan: Plan, quick: bool, only: str | None) -> tuple[dict | None, list[dict]]:
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                      "plan": dataclasses.asdict(plan), "floor_latency_ms": floor, "runs": runs}
     figures["scaling"] = in_process(args.quick)
     figures["ratios"] = report.ratios(runs)
+    figures["offloading"] = report.offloading(runs)
     services = {r["delivery"]: {} for r in runs}
     for run in runs:
         if run["system"] == "service":

@@ -80,6 +80,19 @@ def ratios(runs: list[dict]) -> dict:
     return found
 
 
+def offloading(runs: list[dict]) -> dict | None:
+    """Ed25519 throughput with decisions in worker threads vs on the event loop, from the same run."""
+    def find(system: str) -> dict | None:
+        return next((r for r in runs if r["system"] == system and r["algorithm"] == "ed25519"
+                     and r["delivery"] == "at-least-once"), None)
+
+    threads, inline = find("service"), find("service-inline")
+    if not threads or not inline or not threads.get("throughput_eps") or not inline.get("throughput_eps"):
+        return None
+    return {"threads_eps": threads["throughput_eps"], "inline_eps": inline["throughput_eps"],
+            "ratio": round(threads["throughput_eps"] / inline["throughput_eps"], 3)}
+
+
 def targets(figures: dict) -> dict:
     verdicts = {}
     for name, (path, op, bound) in TARGETS.items():
@@ -104,7 +117,7 @@ def table(figures: dict) -> str:
         lines.append(f"{'floor: producer -> consumer':<34}{'':>10}{'':>10}{_cell(floor['p50']):>9}"
                      f"{_cell(floor['p95']):>9}{_cell(floor['p99']):>9}{'':>9}")
     for run in figures["runs"]:
-        name = f"{run['system']} {run['delivery']}" + (f" {run['algorithm']}" if run["system"] == "service" else "")
+        name = f"{run['system']} {run['delivery']}" + (f" {run['algorithm']}" if run["system"] != "relay" else "")
         lat = run.get("latency_ms") or {}
         lines.append(f"{name:<34}{_cell(run.get('throughput_eps'), 0):>10}{_cell(run.get('cpu_s_per_1000'), 3):>10}"
                      f"{_cell(lat.get('p50')):>9}{_cell(lat.get('p95')):>9}{_cell(lat.get('p99')):>9}"
@@ -114,6 +127,10 @@ def table(figures: dict) -> str:
         for alg, r in by_alg.items():
             lines.append(f"service/relay {delivery} {alg}: throughput {_cell(r['throughput'], 2)}x, "
                          f"CPU per event {_cell(r['cpu_per_event'], 1)}x, p99 {_cell(r['latency_p99'], 1)}x")
+    offload = figures.get("offloading")
+    if offload:
+        lines.append(f"offloading (at-least-once ed25519): threads {_cell(offload['threads_eps'], 0)} events/s, "
+                     f"event loop {_cell(offload['inline_eps'], 0)} events/s -> {_cell(offload['ratio'], 2)}x")
     lines.append("")
     for name, verdict in figures["targets"].items():
         mark = {True: "met", False: "NOT met", None: "not measured"}[verdict["met"]]

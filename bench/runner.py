@@ -62,6 +62,8 @@ def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Pa
         "MODERATION_RULES_PATH": str(ROOT / "config" / "rules.yaml"), "MODERATION_HTTP_PORT": "0",
         "MODERATION_LOG_FORMAT": "json", "MODERATION_LOG_LEVEL": "info",
     })
+    if system == "service-inline":  # no offloading: batches decided on the event loop thread
+        env["MODERATION_DECIDE_THREADS"] = "0"
     argv = [sys.executable, "-m", "bench.patched", what_if] if what_if else _service_argv()
     return Child(argv, env, log, ROOT)
 
@@ -86,7 +88,7 @@ class Events:
 
 async def run_system(system: str, delivery: str, algorithm: str, bootstrap: str, plan: Plan, events: Events,
                      workdir: Path | None = None) -> dict:
-    """Figures of one run; ``system`` is "service" or "relay"."""
+    """Figures of one run; ``system`` is "service", "service-inline" (decided on the event loop) or "relay"."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     prefix = f"bench-{system}-{delivery}-{algorithm}-{uuid.uuid4().hex[:6]}-"
     outputs = [f"{prefix}out"] if system == "relay" else [f"{prefix}{t}" for t in ("approved", "rejected", "dead")]

@@ -47,6 +47,7 @@ class Moderator:
         self.settings, self.policy, self.log = settings, policy, log
         self.on_event = on_event or (lambda name, **fields: None)  # metrics/health hooks
         self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic)
+        self.limits = settings.limits()
         self.assigned: set[TopicPartition] = set()
         self.unclaimed: set[TopicPartition] = set()  # paused until delivery.claim() succeeds for them
         self.batch_lock = asyncio.Lock()
@@ -68,7 +69,7 @@ class Moderator:
         )
         self.delivery = make_delivery(s, consumer)
         consumer.subscribe([s.input_topic], listener=_Listener(self))
-        pool = ThreadPoolExecutor(max_workers=s.decide_threads, thread_name_prefix="decide")
+        pool = ThreadPoolExecutor(s.decide_threads, thread_name_prefix="decide") if s.decide_threads else None
         watch = asyncio.ensure_future(self._note_deadline(stop))
         try:
             if await _start_with_retry(consumer, self.log, stop):
@@ -79,7 +80,8 @@ class Moderator:
             watch.cancel()
             await _bounded(self.delivery.stop(), self._remaining(0.4), self.log, "producers")
             await _bounded(consumer.stop(), self._remaining(0.9), self.log, "consumer")  # leaves the group
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             self.log.info("consumer_stopped")
 
     async def _note_deadline(self, stop: asyncio.Event) -> None:
@@ -92,7 +94,7 @@ class Moderator:
             return self.settings.shutdown_timeout_s * share
         return max(0.1, (self._deadline - time.monotonic()) * share)
 
-    async def _loop(self, consumer: AIOKafkaConsumer, pool: ThreadPoolExecutor, stop: asyncio.Event) -> None:
+    async def _loop(self, consumer: AIOKafkaConsumer, pool: ThreadPoolExecutor | None, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             if self.unclaimed and time.monotonic() >= self._retry_at:
@@ -108,9 +110,7 @@ class Moderator:
                 started = loop.time()
                 records = [record for part in batches.values() for record in part]
                 replay = self.replay.batch() if self.replay is not None else None
-                outgoing = await loop.run_in_executor(
-                    pool, partial(decide_batch, records, policy.keyring, policy.rules, self.topics, replay)
-                )
+                outgoing = await self._decide(pool, batches, policy, replay)
                 task = asyncio.ensure_future(self.delivery.deliver(batches, outgoing))
                 try:
                     if not await _settle(task, stop, DELIVERY_TIMEOUT_S, lambda: self._remaining(0.5), self._waiting):
@@ -132,6 +132,24 @@ class Moderator:
             self._log_decisions(outgoing)
             self.on_event("batch", records=len(records), seconds=loop.time() - started,
                           lag={tp: _lag(consumer, tp, part[-1].offset) for tp, part in batches.items()})
+
+    async def _decide(self, pool: ThreadPoolExecutor | None, batches: dict[TopicPartition, list[Any]], policy: Any,
+                      replay: Any) -> list[Outgoing]:
+        """Decide a batch in the worker threads, its partitions spread over them (``decide_threads``).
+
+        With ``decide_threads=0`` the batch is decided on the event loop itself: no offloading, which the
+        benchmark uses to show what offloading buys (and what it costs the heartbeat).
+        """
+        decide = partial(decide_batch, keyring=policy.keyring, rules=policy.rules, topics=self.topics, replay=replay,
+                         limits=self.limits)
+        parts = list(batches.values())
+        if pool is None:
+            return decide([record for part in parts for record in part])
+        threads = max(1, min(self.settings.decide_threads, len(parts)))
+        groups = [[record for part in parts[i::threads] for record in part] for i in range(threads)]
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(*(loop.run_in_executor(pool, decide, group) for group in groups))
+        return [out for result in results for out in result]
 
     def _waiting(self, seconds: float) -> None:
         self._stalled_since = self._stalled_since or time.monotonic() - seconds

@@ -19,6 +19,7 @@ from typing import Any
 
 from service.core.decide import decide
 from service.core.decision import Decision
+from service.core.limits import DEFAULT_LIMITS, Limits
 from service.core.replay import ReplayBatch
 from service.envelope import Source, decision_event, encode
 
@@ -55,14 +56,16 @@ def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
 
 
 def decide_batch(
-    records: list[Any], keyring: Any, rules: Any, topics: Topics, replay: ReplayBatch | None = None
+    records: list[Any], keyring: Any, rules: Any, topics: Topics, replay: ReplayBatch | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[Outgoing]:
     decided_at = datetime.now(UTC)
     out = []
     for record in records:
         source = Source(record.topic, record.partition, record.offset, record.timestamp)
         try:
-            decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at))
+            decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at),
+                              limits)
             if replay is not None:
                 where = f"partition {record.partition} offset {record.offset}"
                 decision = replay.check(decision, (record.topic, record.partition), where)

@@ -73,7 +73,11 @@ class Settings(BaseSettings):
         False, description="Accept key files readable by group/others (some container volume mounts)."
     )
     reload_interval_s: float = Field(2.0, gt=0, description="How often rules and keys are checked for changes.")
-    decide_threads: int = Field(2, ge=1, le=64, description="Threads deciding batches (Ed25519 releases the GIL).")
+    decide_threads: int = Field(
+        2, ge=0, le=64,
+        description="Worker threads deciding a batch, its partitions spread over them (Ed25519 releases the GIL); "
+        "0 decides on the event loop (no offloading: for measurement).",
+    )
     # Input limits (docs/security.md, service/core/limits.py); the lower bounds keep every valid article readable
     max_record_bytes: int = Field(
         1_048_576, ge=1_024, description="Largest record value read; larger ones are rejected unread (input.too_large)."

@@ -89,12 +89,13 @@ def test_every_kind_of_input_gets_exactly_one_decision_with_the_right_reason(kaf
         assert decisions[offset][0].key == inputs[offset][0]
 
 
-@pytest.mark.parametrize("delivery", ["exactly-once", "at-least-once"])
+@pytest.mark.parametrize(("delivery", "threads"), [("exactly-once", 2), ("at-least-once", 2), ("at-least-once", 0)])
 def test_a_mixed_stream_gets_one_decision_per_record_and_keeps_going(kafka_bootstrap, unique_topic_prefix,
-                                                                    tmp_path, delivery):
+                                                                    tmp_path, delivery, threads):
     keys = tmp_path / "keys"
     key = make_key(keys, algorithm="hmac-sha256")
-    settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys, delivery=delivery, batch_max_records=50)
+    settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys, delivery=delivery, batch_max_records=50,
+                            decide_threads=threads)
     good = [orjson.dumps(sign_event(good_article(n), key)) for n in range(300)]
     bad = [b"not an event", b"{", orjson.dumps({"title": 1})]
     first = [(f"k{n}".encode(), good[n] if n % 4 else bad[n % 3]) for n in range(300)]

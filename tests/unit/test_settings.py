@@ -167,3 +167,11 @@ def test_configuration_reference_matches_the_code(tmp_path):
     assert run_config("docs", "--check", "--output", str(stale)) == 1
     for name in Settings.model_fields:
         assert f"`MODERATION_{name.upper()}`" in DOCS.read_text(encoding="utf-8")
+
+
+def test_input_limits_come_from_the_settings():
+    from service.settings import Settings
+
+    limits = Settings(max_items=200, max_depth=8).limits()
+    assert limits.max_items == 200 and limits.max_depth == 8
+    assert limits.max_record_bytes == Settings().max_record_bytes
