@@ -74,9 +74,9 @@ class Settings(BaseSettings):
     )
     reload_interval_s: float = Field(2.0, gt=0, description="How often rules and keys are checked for changes.")
     decide_threads: int = Field(
-        2, ge=0, le=64,
-        description="Worker threads deciding a batch, its partitions spread over them (Ed25519 releases the GIL); "
-        "0 decides on the event loop (no offloading: for measurement).",
+        1, ge=0, le=64,
+        description="Worker threads deciding a batch, its partitions spread over them. More than 1 pays only for "
+        "Ed25519 with idle cores (it releases the GIL); 0 decides on the event loop (no offloading, for measurement).",
     )
     # Input limits (docs/security.md, service/core/limits.py); the lower bounds keep every valid article readable
     max_record_bytes: int = Field(
