@@ -45,24 +45,30 @@ async def _kill_and_restart_at(progress, proc, points, rng):
         proc.start()
 
 
-def test_sigkilled_three_times_yet_every_record_has_exactly_one_decision(kafka_bootstrap, unique_topic_prefix,
-                                                                        tmp_path):
-    n, seed = 20_000, random.randrange(1 << 30)
-    print(f"seed={seed}")
-    rng = random.Random(seed)
-    settings = _setup(kafka_bootstrap, unique_topic_prefix, tmp_path, n, delivery="exactly-once")
+def _run_with_kills(settings, tmp_path, n: int, kills: int, rng: random.Random):
+    """One service process, SIGKILLed ``kills`` times at random progress points and restarted; the verdict."""
     proc = ServiceProcess(settings, tmp_path / "service.log")
 
     async def scenario():
         async with Progress(settings) as progress:
             proc.start()
-            await _kill_and_restart_at(progress, proc, _kill_points(rng, n, 3), rng)
+            await _kill_and_restart_at(progress, proc, _kill_points(rng, n, kills), rng)
             settled = await progress.wait_for(n, timeout=150, procs=(proc,))
         code, _ = proc.terminate()
         return settled, code, await verify(settings, PARTITIONS)
 
     settled, code, verdict = asyncio.run(scenario())
     assert settled == n and code == 0, proc.log_text()[-4000:]
+    return verdict
+
+
+def test_sigkilled_three_times_yet_every_record_has_exactly_one_decision(kafka_bootstrap, unique_topic_prefix,
+                                                                        tmp_path):
+    n, seed = 20_000, random.randrange(1 << 30)
+    print(f"seed={seed}")
+    rng = random.Random(seed)
+    settings = _setup(kafka_bootstrap, unique_topic_prefix, tmp_path, n, delivery="exactly-once")
+    verdict = _run_with_kills(settings, tmp_path, n, kills=3, rng=rng)
     assert (verdict.n, verdict.lost, verdict.duplicated) == (n, 0, 0), verdict.line()
     assert verdict.by_topic.get("approved", 0) > 0 and verdict.by_topic.get("rejected", 0) > 0
 
@@ -97,17 +103,6 @@ def test_at_least_once_loses_nothing_through_sigkills_and_counts_its_duplicates(
     print(f"seed={seed}")
     rng = random.Random(seed)
     settings = _setup(kafka_bootstrap, unique_topic_prefix, tmp_path, n, delivery="at-least-once")
-    proc = ServiceProcess(settings, tmp_path / "service.log")
-
-    async def scenario():
-        async with Progress(settings) as progress:
-            proc.start()
-            await _kill_and_restart_at(progress, proc, _kill_points(rng, n, 2), rng)
-            settled = await progress.wait_for(n, timeout=150, procs=(proc,))
-        code, _ = proc.terminate()
-        return settled, code, await verify(settings, PARTITIONS)
-
-    settled, code, verdict = asyncio.run(scenario())
-    assert settled == n and code == 0, proc.log_text()[-4000:]
+    verdict = _run_with_kills(settings, tmp_path, n, kills=2, rng=rng)
     print(f"at-least-once: duplicated={verdict.duplicated} after 2 kills (allowed)")
     assert verdict.n == n and verdict.lost == 0, verdict.line()
