@@ -98,6 +98,18 @@ _SCHEMA_CODES = {
 }
 
 
+# Pattern errors quote the regex, which tells a producer little: say what the field must hold instead.
+_PATTERN_MEANING = {"domain": "must be a domain name such as example.org"}
+
+
+def _message(error: dict, path: str) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        meaning = _PATTERN_MEANING.get(path.rsplit(".", 1)[-1])
+        if meaning:
+            return meaning
+    return error["msg"].removeprefix("Value error, ")
+
+
 def schema_reasons(exc: ValidationError) -> tuple[Reason, ...]:
     """One reason per schema error (the first MAX_SCHEMA_REASONS), with the failing field path."""
     found = []
@@ -105,5 +117,5 @@ def schema_reasons(exc: ValidationError) -> tuple[Reason, ...]:
         kind = error["type"]
         code = _SCHEMA_CODES.get(kind) or (r.SCHEMA_WRONG_TYPE if kind.endswith("_type") else r.SCHEMA_INVALID_VALUE)
         path = ".".join(str(part) for part in error["loc"])
-        found.append(Reason(code, f"{path or 'event'}: {error['msg']}", path=path or None))
+        found.append(Reason(code, f"{path or 'event'}: {_message(error, path)}", path=path or None))
     return tuple(found)
