@@ -13,6 +13,7 @@ broker accepted it on the input topic.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +51,13 @@ class Outgoing:
 
 
 def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
+    """The record's timestamp; the fallback (decision time) when it has none or one no date can hold."""
     if timestamp_ms is None or timestamp_ms < 0:
         return fallback
-    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, ValueError, OSError):  # a producer-chosen CreateTime past year 9999
+        return fallback
 
 
 def decide_batch(
@@ -91,4 +96,11 @@ def dead_letter(record: Any, source: Source, exc: BaseException, topic: str) -> 
                ("moderation-source-topic", source.topic.encode()),
                ("moderation-source-partition", str(source.partition).encode()),
                ("moderation-source-offset", str(source.offset).encode())]
-    return Outgoing(topic, record.key, record.value or b"", headers, source, None, error)
+    value = record.value or b""
+    if len(value) + sum(len(k) + len(v or b"") for k, v in headers) > MAX_DECISION_BYTES:
+        # The broker would refuse it and the partition would retry for ever: name the value instead; the
+        # record itself stays in the input topic at the source offset.
+        headers += [("moderation-original-bytes", str(len(value)).encode()),
+                    ("moderation-original-sha256", hashlib.sha256(value).hexdigest().encode())]
+        value = b""
+    return Outgoing(topic, record.key, value, headers, source, None, error)

@@ -25,7 +25,7 @@ from service.adapters.keydir import SIGNING_SUFFIX, VERIFICATION_SUFFIX, write_k
 from service.core.decode import decode_event
 from service.core.keys import ED25519, HMAC_SHA256, MIN_SECRET, SigningKey
 from service.core.reasons import Reason
-from service.signing import load_signing_key, set_secured_line, sign_event
+from service.signing import SigningError, load_signing_key, set_secured_line, sign_event
 
 
 class _Failure(Exception):
@@ -102,7 +102,7 @@ def _sign(args: argparse.Namespace) -> None:
             data = path.read_bytes()
         except OSError as exc:
             raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from None
-        results.append((path, *_sign_file(path, data, key)))
+        results.append((path, *_sign_file(path, data, key, rewrite=args.in_place)))
     if args.in_place:
         for path, rewritten, _ in results:
             _replace(path, rewritten)
@@ -114,8 +114,8 @@ def _sign(args: argparse.Namespace) -> None:
     out.flush()
 
 
-def _sign_file(path: Path, data: bytes, key: SigningKey) -> tuple[bytes, list[dict]]:
-    """The file's new bytes and its signed events."""
+def _sign_file(path: Path, data: bytes, key: SigningKey, rewrite: bool = True) -> tuple[bytes, list[dict]]:
+    """The file's new bytes (when ``rewrite``: for --in-place) and its signed events."""
     if path.suffix == ".jsonl":  # one event per line; blank lines and line ends are kept as they were
         lines, events = data.split(b"\n"), []
         for number, line in enumerate(lines):
@@ -124,8 +124,13 @@ def _sign_file(path: Path, data: bytes, key: SigningKey) -> tuple[bytes, list[di
                 lines[number] = orjson.dumps(events[-1]) + (b"\r" if line.endswith(b"\r") else b"")
         return b"\n".join(lines), events
     event = _sign_value(data, key, str(path))
+    if not rewrite:
+        return data, [event]
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"---"):
-        rewritten = set_secured_line(data.decode("utf-8"), event["secured"]).encode("utf-8")
+        try:
+            rewritten = set_secured_line(data.decode("utf-8"), event["secured"]).encode("utf-8")
+        except SigningError as exc:  # e.g. CR-only line ends: the event reads fine, the line edit cannot be made
+            raise _Failure(f"{path}: cannot rewrite in place ({exc}); sign without --in-place to print it") from None
         if decode_event(rewritten) != event:  # the textual edit must change nothing but `secured`
             raise _Failure(f"{path}: cannot replace the secured line without changing the event")
         return rewritten, [event]

@@ -7,6 +7,7 @@ Built as a plain dict and encoded with orjson (``model_dump_json`` costs 5x more
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,9 +28,16 @@ class Source:
 
 @dataclass(frozen=True)
 class Original:
-    """The record's value, when it could not be decoded into an article, so nothing is lost."""
+    """The record's value, when it could not be decoded into an article, so nothing is lost.
 
-    base64: str
+    ``base64`` holds the bytes up to ``ORIGINAL_MAX_BYTES``; a larger value (a record the decoder refused unread as
+    ``input.too_large``) would not fit in a decision the broker accepts, so it is named by its size and SHA-256
+    and stays in the input topic at ``source``.
+    """
+
+    base64: str | None
+    bytes: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,16 @@ def decision_event(decision: Decision, source: Source, value: bytes | None, deci
             "timestamp": source.timestamp,
         },
         "article": decision.article,
-        "original": None if decision.article is not None else {"base64": base64.b64encode(value or b"").decode()},
+        "original": None if decision.article is not None else original(value or b""),
     }
+
+
+ORIGINAL_MAX_BYTES = 524_288  # base64 makes it ~700 KB, inside the 1 MB a decision may have (batch.py)
+
+
+def original(value: bytes) -> dict[str, Any]:
+    kept = base64.b64encode(value).decode() if len(value) <= ORIGINAL_MAX_BYTES else None
+    return {"base64": kept, "bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
 
 
 def encode(event: dict[str, Any]) -> bytes:

@@ -34,7 +34,8 @@ class Policy:
         self._keys_watcher = KeyDirectoryWatcher(
             settings.keys_dir, allow_loose_permissions=settings.allow_loose_key_permissions
         )
-        keyring = self._keys_watcher.poll()  # the first poll always loads
+        first = self._keys_watcher.poll()  # the first poll always loads
+        keyring = first if first is not None else Keyring()  # never None: decide() reads None as "skip signatures"
         self._report_key_problems(self._keys_watcher.problems)
         self.current = Snapshot(keyring, rules)
         log.info("policy_loaded", rules_version=rules.version, rules=len(rules.rules), keys=len(keyring))
@@ -46,7 +47,7 @@ class Policy:
             return self.current
         self._next_check = now + self._interval
         keyring, rules = self.current.keyring, self.current.rules
-        changed_rules = self._rules_watcher.poll()
+        changed_rules = self._poll(self._rules_watcher, "rules_reload_failed", "rules_reload_failures")
         if isinstance(changed_rules, RuleSet):
             self._log.info("rules_reloaded", old_version=rules.version, rules_version=changed_rules.version)
             rules = changed_rules
@@ -54,7 +55,7 @@ class Policy:
         elif changed_rules is not None:
             self._log.error("rules_reload_failed", error=str(changed_rules), rules_version=rules.version)
             self._count("rules_reload_failures")
-        changed_keys = self._keys_watcher.poll()
+        changed_keys = self._poll(self._keys_watcher, "keys_reload_failed", "key_reload_failures")
         if changed_keys is not None:
             self._report_key_problems(self._keys_watcher.problems)
             self._log.info("keys_reloaded", keys=len(changed_keys), key_ids=sorted(k.key_id for k in changed_keys))
@@ -62,6 +63,15 @@ class Policy:
             self._count("key_reloads")
         self.current = Snapshot(keyring, rules)
         return self.current
+
+    def _poll(self, watcher: Any, event: str, metric: str) -> Any:
+        """A watcher's poll; an unforeseen error keeps the policy in force (and is reported), never stops the loop."""
+        try:
+            return watcher.poll()
+        except Exception as exc:
+            self._log.error(event, error=f"{type(exc).__name__}: {exc}", note="the previous policy stays in force")
+            self._count(metric)
+            return None
 
     def _report_key_problems(self, problems: list[Any]) -> None:
         for problem in problems:

@@ -93,6 +93,9 @@ def run_service(config_file: Path | None = None) -> int:
     except (OSError, RulesError) as exc:
         log.error("policy_invalid", error=str(exc))
         return 2
+    except Exception as exc:  # e.g. an unreadable key directory's odd file: one clear line, not a traceback
+        log.error("policy_invalid", error=f"{type(exc).__name__}: {exc}")
+        return 2
     return asyncio.run(_serve(settings, Service(settings, log, policy=policy, metrics=metrics), log))
 
 

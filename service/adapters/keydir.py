@@ -23,6 +23,7 @@ VERIFICATION_SUFFIX = ".key.json"
 SIGNING_SUFFIX = ".signing.json"
 _SUFFIXES = (VERIFICATION_SUFFIX, SIGNING_SUFFIX)
 MAX_KEY_FILE = 65_536
+UNLISTABLE = "cannot list the key directory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def read_key_file(path: str | os.PathLike, kind: KeyKind) -> AnyKey:
         raise InvalidKeyError(f"larger than {MAX_KEY_FILE} bytes; not a key file")
     try:
         doc = json.loads(raw)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError; the message could quote material
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, absurd nesting; could quote material
         raise InvalidKeyError("not valid JSON") from None
     return key_from_json(doc, kind)
 
@@ -64,7 +65,7 @@ def load_keyring(
     try:
         names = _key_file_names(directory)
     except OSError as exc:
-        return Keyring(), [KeyProblem(str(directory), f"cannot list the key directory: {exc.strerror}")]
+        return Keyring(), [KeyProblem(str(directory), f"{UNLISTABLE}: {exc.strerror}")]
     for name in names:
         path = Path(directory, name)
         if name.endswith(SIGNING_SUFFIX):
@@ -98,6 +99,7 @@ class KeyDirectoryWatcher:
         self.loose = allow_loose_permissions
         self.problems: list[KeyProblem] = []  # from the latest load
         self._seen: object = None
+        self._loaded = False
 
     def poll(self) -> Keyring | None:
         """A new Keyring if the directory changed since the last call (always on the first), else None."""
@@ -106,6 +108,9 @@ class KeyDirectoryWatcher:
             return None
         self._seen = seen
         keyring, self.problems = load_keyring(self.directory, allow_loose_permissions=self.loose)
+        if self._loaded and self.problems and self.problems[0].message.startswith(UNLISTABLE):
+            return None  # a directory that vanished or cannot be read is an outage, not "trust no key": keep the keys
+        self._loaded = True
         return keyring
 
 

@@ -1,8 +1,10 @@
 """Replay detection: an exact copy of an already-decided signed event is rejected as ``signature.replay``.
 
 A copy is recognised by its signer and nonce (a producer never reuses a nonce; see docs/signing.md). The window
-is bounded twice: by count (oldest forgotten first) and by time, measured in record time (the records' own
-timestamps, never the wall clock, so reprocessing a backlog does not change what counts as a copy).
+is bounded by count (oldest forgotten first) and by age, measured in record time (the records' own timestamps,
+never the wall clock, so reprocessing a backlog does not change what counts as a copy). Record time is chosen by
+the producer unless the input topic uses ``message.timestamp.type=LogAppendTime``; docs/signing.md says why an
+operator who relies on replay detection should set it.
 
 Records are remembered only once their batch is delivered (``ReplayBatch.commit``): a batch that fails and is
 decided again must not find its own records in the window. Windows are kept per input partition, because an
@@ -45,15 +47,11 @@ class ReplayWindow:
         return first if first is not None and at - first.at <= self.max_age else None
 
     def remember(self, key: tuple[str, bytes], first: FirstSeen) -> None:
+        # Forget by count only. Forgetting by age would let one record with a producer-chosen far-future
+        # timestamp push the horizon past every entry and empty the window; age is judged at lookup instead.
         self._seen.setdefault(key, first)
         while len(self._seen) > self.max_entries:
             self._seen.popitem(last=False)
-        horizon = first.at - self.max_age
-        while self._seen:
-            oldest_key = next(iter(self._seen))
-            if self._seen[oldest_key].at >= horizon:
-                break
-            del self._seen[oldest_key]
 
 
 class ReplayWindows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import namedtuple
 from datetime import UTC, datetime
@@ -85,8 +86,24 @@ def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blockin
     big = orjson.dumps(sign_event({**article(3), "excerpt": "x" * 3_000}, KEY))
     out = batch.decide_batch([record(5, big), record(6, signed(6))], KEYRING, RULES, TOPICS)
     assert [o.topic for o in out] == ["out.dead", "out.approved"]
-    assert dict(out[0].headers)["moderation-error-type"] == b"DecisionTooLarge"
-    assert out[0].value == big
+    headers = dict(out[0].headers)
+    assert headers["moderation-error-type"] == b"DecisionTooLarge"
+    # The original does not fit under the limit either: it is named (size, SHA-256), never sent to be refused.
+    assert out[0].value == b"" and headers["moderation-original-bytes"] == str(len(big)).encode()
+    assert headers["moderation-original-sha256"] == hashlib.sha256(big).hexdigest().encode()
+
+
+def test_a_dead_letter_keeps_the_original_bytes_when_they_fit(monkeypatch):
+    garbage = b"\x00" * 3_000  # undecodable: its rejection carries it in base64, 4/3 of its size
+    monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 3_600)  # the record fits, its decision does not
+    (dead,) = batch.decide_batch([record(5, garbage)], KEYRING, RULES, TOPICS)
+    assert dead.topic == "out.dead" and dead.value == garbage
+    assert "moderation-original-sha256" not in dict(dead.headers)
+
+
+def test_a_record_time_no_date_can_hold_falls_back_instead_of_raising():
+    fallback = datetime(2030, 1, 1, tzinfo=UTC)
+    assert batch.record_time(253_402_300_800_000, fallback) == fallback  # year 10000
 
 
 def test_an_error_message_is_cut_to_500_characters_and_undecodable_text_does_not_break_the_headers(monkeypatch):

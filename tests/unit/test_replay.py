@@ -67,6 +67,17 @@ def test_unsigned_or_rejected_events_are_left_alone():
     assert batch.check(garbage, "p0", "o2") is garbage
 
 
+def test_a_far_future_record_does_not_empty_the_window():
+    windows = ReplayWindows(max_age=timedelta(hours=1))
+    value = event(1)
+    batch = windows.batch()
+    batch.check(decided(value, T0), "p0", "o1")
+    batch.check(decided(event(2), T0 + timedelta(days=365 * 80)), "p0", "o2")  # CreateTime in 2106
+    batch.commit(["p0"])
+    copy = windows.batch().check(decided(value, T0 + timedelta(minutes=5)), "p0", "o3")
+    assert copy.reasons[0].code == "signature.replay"
+
+
 def test_the_window_forgets_by_age_in_record_time_and_by_count():
     windows = ReplayWindows(max_age=timedelta(hours=1))
     value = event()

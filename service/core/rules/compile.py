@@ -167,7 +167,11 @@ def _rule(
         except ValueError as exc:
             fail(at("message", node.line), str(exc))
     ctx = Context(lambda where, text: fail(where, text), lists)
-    when = compile_condition(node.get("when"), at("when", node.line), ctx) if "when" in node else None
+    try:
+        when = compile_condition(node.get("when"), at("when", node.line), ctx) if "when" in node else None
+    except Exception as exc:  # a shape the compiler did not foresee: a load error naming the rule, never a crash
+        fail(at("when", node.line), f"cannot compile this condition ({type(exc).__name__}: {exc})")
+        when = None
     if "when" not in node:
         fail(node.line, "`when` is required (the condition under which the rule fires)")
     if failed or when is None:

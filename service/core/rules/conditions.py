@@ -104,7 +104,7 @@ def _terms(raw: Any, ctx: Context) -> list[Any]:
     out: list[Any] = []
     for item in raw if isinstance(raw, list) else [raw]:
         if isinstance(item, dict):
-            if set(item) != {"list"} or item["list"] not in ctx.lists:
+            if set(item) != {"list"} or not isinstance(item["list"], str) or item["list"] not in ctx.lists:
                 known = ", ".join(ctx.lists) or "none defined"
                 raise ValueError(f"{dict(item)!r} is not {{list: NAME}} naming one of `lists:` ({known})")
             out.extend(ctx.lists[item["list"]])

@@ -41,11 +41,13 @@ def compare(op: str, bound: Any) -> LeafTest:
 
 
 def relative(op: str, span: timedelta) -> LeafTest:
+    # Differences, not now +/- span: the difference of two datetimes always fits a timedelta, while a record
+    # time near year 9999 plus an hour does not fit a datetime.
     if op == "older_than":
-        return lambda v, now: (v, v) if v is not None and v < now - span else None
+        return lambda v, now: (v, v) if v is not None and now - v > span else None
     if op == "newer_than":
-        return lambda v, now: (v, v) if v is not None and v > now - span else None
-    return lambda v, now: (v, v) if v is not None and v > now + span else None
+        return lambda v, now: (v, v) if v is not None and now - v < span else None
+    return lambda v, now: (v, v) if v is not None and v - now > span else None
 
 
 def length(ftype: FieldType, raw: Any) -> LeafTest:
@@ -68,7 +70,10 @@ def domain(domains: frozenset[str]) -> LeafTest:
     def domain(v: Any, now: datetime) -> tuple[Any, Any] | None:
         if v is None:
             return None
-        host = ((urlsplit(v).hostname or "") if "://" in v else v.lower()).rstrip(".")
+        try:
+            host = ((urlsplit(v).hostname or "") if "://" in v else v.lower()).rstrip(".")
+        except ValueError:  # free text that only looks like a URL, e.g. "http://[oops"
+            return None
         while host:
             if host in domains:
                 return (v, host)

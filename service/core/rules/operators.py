@@ -56,7 +56,10 @@ def duration(raw: Any) -> timedelta:
     found = _DURATION.fullmatch(raw) if isinstance(raw, str) else None
     if found is None:
         raise ValueError(f"expected a duration such as '30 days' (seconds..weeks), got {raw!r}")
-    return timedelta(**{found.group(2) + "s": int(found.group(1))})
+    try:
+        return timedelta(**{found.group(2) + "s": int(found.group(1))})
+    except OverflowError:
+        raise ValueError(f"the duration {raw!r} is too long") from None
 
 
 def compile_operator(
