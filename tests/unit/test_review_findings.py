@@ -64,7 +64,8 @@ def test_an_empty_key_directory_at_start_is_an_empty_keyring_not_no_check(tmp_pa
 ])
 def test_rule_shapes_the_compiler_did_not_foresee_are_load_errors_and_reloads_keep_the_old_rules(
         policy_dirs, condition):
-    text = f"rules:\n  - id: odd\n    description: Odd\n    action: reject\n    reason: odd.rule\n    when: {condition}\n"
+    text = ("rules:\n  - id: odd\n    description: Odd\n    action: reject\n    reason: odd.rule\n"
+            f"    when: {condition}\n")
     with pytest.raises(RulesError):
         load_rules(text, "odd.yaml")
     settings, _, rules = policy_dirs
