@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -58,6 +60,19 @@ async def wait_for_decisions(base: str, count: float, timeout: float = 60.0) -> 
         await asyncio.sleep(0.2)
 
 
+@contextlib.asynccontextmanager
+async def serving(settings) -> AsyncIterator[Service]:
+    """The whole service (loop, metrics, HTTP on an ephemeral port) in this event loop, stopped at the end."""
+    service = Service(settings, structlog.get_logger("test"), http_port=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
 def decisions(found: dict, decision: str, reason: str) -> float:
     return found.get(("moderation_decisions_total", (("decision", decision), ("reason", reason))), 0.0)
 
@@ -72,11 +87,8 @@ def test_readiness_follows_assignment_and_metrics_count_decisions_by_outcome_and
 
     async def scenario() -> None:
         await create_topics(settings, partitions=2)
-        service = Service(settings, structlog.get_logger("test"), http_port=0)
-        base = service.server.url
-        stop = asyncio.Event()
-        task = asyncio.create_task(service.run(stop))
-        try:
+        async with serving(settings) as service:
+            base = service.server.url
             answers = await wait_for_status(base + "/readyz", 200)
             assert answers[0][0] == 503 and orjson.loads(answers[0][1])["reason"] == "no input partitions assigned"
             assert orjson.loads(answers[-1][1]) == {"status": "ok", "reason": "ok (2 partitions)"}
@@ -101,9 +113,6 @@ def test_readiness_follows_assignment_and_metrics_count_decisions_by_outcome_and
             assert decisions(found, "rejected", "input.unknown_format") == 5
             assert found[("moderation_events_consumed_total", ())] == 7
             await collect(kafka_bootstrap, output_topics(settings), expected=7, settle=0)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=60)
         with pytest.raises(OSError):
             urllib.request.urlopen(base + "/readyz", timeout=2)  # the server stops with the loop
 
@@ -117,11 +126,8 @@ def test_readiness_turns_false_while_the_broker_is_unresponsive_and_recovers(kaf
 
     async def scenario() -> None:
         await create_topics(settings, partitions=1)
-        service = Service(settings, structlog.get_logger("test"), http_port=0)
-        base = service.server.url
-        stop = asyncio.Event()
-        task = asyncio.create_task(service.run(stop))
-        try:
+        async with serving(settings) as service:
+            base = service.server.url
             await wait_for_status(base + "/readyz", 200)
             await asyncio.sleep(3 * settings.ready_stale_s)  # idle: the probe keeps an idle instance ready
             assert (await get(base + "/readyz"))[0] == 200
@@ -133,8 +139,5 @@ def test_readiness_turns_false_while_the_broker_is_unresponsive_and_recovers(kaf
             finally:
                 kafka.resume()
             await wait_for_status(base + "/readyz", 200, timeout=60)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=60)
 
     asyncio.run(scenario())
