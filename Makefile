@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install
-	$(BIN)/python -m service.devrun
+	$(BIN)/python -m devtools.devrun
 
 test: install
 	$(BIN)/python -m pytest
@@ -39,7 +39,7 @@ bench-quick: install
 	$(BIN)/python -m bench --quick
 
 broker: install
-	$(BIN)/python -m service.localkafka run --state-dir .cache/kafka/state --port 9092
+	$(BIN)/python -m devtools.localkafka run --state-dir .cache/kafka/state --port 9092
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

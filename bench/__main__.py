@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if external:
             bootstrap, kafka_version = external, "external (KAFKA_BOOTSTRAP_SERVERS)"
         else:
-            from service.localkafka import LocalKafka
+            from devtools.localkafka import LocalKafka
 
             bootstrap, kafka_version = stack.enter_context(LocalKafka()).bootstrap, report.local_kafka_version()
         description = report.machine(kafka_version)

@@ -6,7 +6,7 @@ For each delivery mode: N signed ~2 KB events (HMAC, so the signature is not wha
 a fresh input topic first; then the service (service.app.Moderator, in this process) starts, and the clock runs
 until the group's committed offsets cover all N (every decision written and committed). Prints events/s for the
 whole run (start-up and group join included) and for the steady part (first settled record to the last).
-Uses KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts the project's local broker (service.localkafka).
+Uses KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts the project's local broker (devtools.localkafka).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from service.adapters.keydir import write_key_file
-from service.adapters.topics import ensure_topics
 from service.app import Moderator
 from service.core.keys import SigningKey
-from service.policy import Policy
+from service.files.keydir import write_key_file
+from service.files.policy import Policy
+from service.kafka.topics import ensure_topics
 from service.settings import Settings
 from service.signing import sign_event
 
@@ -113,7 +113,7 @@ async def main(args: argparse.Namespace) -> None:
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
-        from service.localkafka import LocalKafka
+        from devtools.localkafka import LocalKafka
 
         broker = LocalKafka().start()
         bootstrap = broker.bootstrap

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import orjson
 
-from service.adapters.keydir import write_key_file
 from service.core.keys import ED25519, HMAC_SHA256, SigningKey
+from service.files.keydir import write_key_file
 from service.signing import sign_event
 
 SIZES = {"1k": 1024, "2k": 2048, "8k": 8192}

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.generator import record_key
 from bench.kafka_io import Collector, produce_paced
-from service.adapters.topics import ensure_topics
+from service.kafka.topics import ensure_topics
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -2,8 +2,8 @@
 
     python -m bench.patched '{"retry_backoff_ms": 20}'
 
-Used by ``python -m bench --producer-options JSON`` so that a change to ``service.delivery.producer_options`` can
-be measured (on the service and the relay alike) before anyone edits service/delivery.py.
+Used by ``python -m bench --producer-options JSON`` so that a change to ``service.kafka.delivery.producer_options`` can
+be measured (on the service and the relay alike) before anyone edits service/kafka/delivery.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-import service.delivery as delivery
+import service.kafka.delivery as delivery
 
 
 def main() -> int:

@@ -28,11 +28,11 @@ STAGES = (
     ("rules", "core/rules/"),
     ("decision: build", "core/decision.py"), ("decision: build", "core/decide.py"),
     ("encode (envelope)", "envelope.py"),
-    ("logging (structlog)", "structlog/"), ("logging (structlog)", "service/logs.py"),
+    ("logging (structlog)", "structlog/"), ("logging (structlog)", "service/ops/logs.py"),
     ("kafka client (aiokafka)", "aiokafka/"),
     ("event loop (asyncio)", "asyncio/"), ("event loop (asyncio)", "selectors.py"),
-    ("metrics/health", "service/metrics.py"), ("metrics/health", "service/health.py"),
-    ("policy refresh", "service/policy.py"), ("policy refresh", "service/adapters/"),
+    ("metrics/health", "service/ops/metrics.py"), ("metrics/health", "service/ops/health.py"),
+    ("policy refresh", "service/files/policy.py"), ("policy refresh", "service/adapters/"),
 )
 
 

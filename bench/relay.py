@@ -4,7 +4,7 @@
 
 Everything the service does around Kafka, and nothing else: the same consumer options (read_committed, manual
 commits, ``service.app.CONSUMER_FETCH``, ``getmany(max_records=batch_max_records)``), the same producer options
-(``service.delivery.producer_options``) and the same delivery guarantee:
+(``service.kafka.delivery.producer_options``) and the same delivery guarantee:
 
 - at-least-once: one idempotent producer; every record of the batch sent, the acks awaited, then the offsets
   committed;
@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from service.app import CONSUMER_FETCH
-from service.delivery import TRANSACTION_TIMEOUT_MS, producer_options
+from service.kafka.delivery import TRANSACTION_TIMEOUT_MS, producer_options
 from service.settings import Settings
 
 

@@ -24,7 +24,7 @@ from bench.generator import record_key, signed_events, signing_key, write_verifi
 from bench.kafka_io import Collector, produce_all, produce_paced
 from bench.latency import latency_figures
 from bench.process import Child
-from service.adapters.topics import ensure_topics
+from service.kafka.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,14 +15,14 @@ from typing import Any, NamedTuple
 
 from bench.generator import SIZES, signed_events, signing_key
 from bench.rules_bench import banned_terms_rules, many_rules
-from service.batch import Topics, decide_batch
 from service.core.article import Article
+from service.core.batch import Topics, decide_batch
 from service.core.canonical import canonical_bytes
 from service.core.decide import decide
 from service.core.decode import decode_event
+from service.core.envelope import Source, decision_event, encode
 from service.core.rules import load_rules
 from service.core.signature import Keyring, verify_document
-from service.envelope import Source, decision_event, encode
 
 RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 TOPICS = Topics("approved", "rejected", "dead")
@@ -62,7 +62,7 @@ def _log_line_cost(decisions: list[Any]) -> float:
     """One ``decision`` log line as app.Moderator._log_decisions writes it, rendered to /dev/null."""
     import structlog
 
-    from service.logs import configure_logging
+    from service.ops.logs import configure_logging
 
     with open(os.devnull, "w") as sink:
         configure_logging("info", "json", stream=sink)
@@ -94,8 +94,8 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
         "rules": per_item_us(lambda p: rules.evaluate(p[0], p[1], now), pairs),
         "envelope (build + orjson)": per_item_us(lambda d: encode(decision_event(d, source, None, now)), decisions),
         "decide()": per_item_us(lambda v: decide(v, [], keyring, rules, now), values),
-        "decide_batch() per event": round(per_item_us(lambda b: decide_batch(b, keyring, rules, TOPICS), batches)
-                                          / 100, 2),
+        "decide_batch() per event": round(
+            per_item_us(lambda b: decide_batch(b, keyring, rules, TOPICS, decided_at=now), batches) / 100, 2),
         "log line": _log_line_cost(decisions),
     }
 

@@ -17,18 +17,18 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
-from service.batch import Outgoing, Topics, decide_batch
+from service.core.batch import Outgoing, Topics, decide_batch
 from service.core.replay import ReplayWindows
-from service.delivery import DeliveryFailed, make_delivery
-from service.logs import held_lines
-from service.policy import Policy
+from service.files.policy import Policy
+from service.kafka.delivery import DeliveryFailed, make_delivery
+from service.ops.logs import held_lines
 from service.settings import Settings
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
@@ -141,7 +141,7 @@ class Moderator:
         benchmark uses to show what offloading buys (and what it costs the heartbeat).
         """
         decide = partial(decide_batch, keyring=policy.keyring, rules=policy.rules, topics=self.topics, replay=replay,
-                         limits=self.limits)
+                         limits=self.limits, decided_at=datetime.now(UTC))
         parts = list(batches.values())
         if pool is None:
             return decide([record for part in parts for record in part])

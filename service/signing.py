@@ -14,10 +14,10 @@ import os
 import re
 from collections.abc import Mapping
 
-from service.adapters.keydir import read_key_file
 from service.core.canonical import SECURED
 from service.core.keys import SigningKey
 from service.core.signature import sign_document
+from service.files.keydir import read_key_file
 
 __all__ = ["SigningError", "load_signing_key", "set_secured_line", "sign_event"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from service.localkafka import LocalKafka
+from devtools.localkafka import LocalKafka
 
 BROKER_CONTROL = "broker_control: starts its own broker to stop/kill/restart/pause it (a few seconds each)"
 

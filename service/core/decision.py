@@ -1,9 +1,9 @@
 """The decision: what the core returns for one record, and what the shell publishes.
 
 Plain frozen dataclasses, not pydantic models: one is built per event on the hot path, and pydantic's
-``TypeAdapter`` still derives the published JSON Schema from them (``service/schemas.py``).
+``TypeAdapter`` still derives the published JSON Schema from them (``service/contracts/schemas.py``).
 The core fills everything it can know from its arguments; the shell adds where the record came from
-(``source``) when it builds the output event (``service/envelope.py``).
+(``source``) when it builds the output event (``service/core/envelope.py``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Rules of this module:
 * Key material never appears in a repr, an exception or a message: only key ids do.
 * A key is bound to the provider domains it may sign for (lower-cased), and optionally to a validity
   window ``not_before <= now < not_after`` (half-open, timezone-aware).
-The key-file format (JSON) is at the end; ``service.adapters.keydir`` reads and writes the files.
+The key-file format (JSON) is at the end; ``service.files.keydir`` reads and writes the files.
 """
 
 from __future__ import annotations

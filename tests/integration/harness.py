@@ -12,11 +12,11 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from service.adapters.keydir import write_key_file
-from service.adapters.topics import ensure_topics
 from service.app import Moderator
 from service.core.keys import SigningKey
-from service.policy import Policy
+from service.files.keydir import write_key_file
+from service.files.policy import Policy
+from service.kafka.topics import ensure_topics
 from service.settings import Settings
 
 ROOT = Path(__file__).parents[2]

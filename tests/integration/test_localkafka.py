@@ -16,8 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
-from service.adapters.topics import ensure_topics
-from service.localkafka import BrokerStartError, LocalKafka
+from devtools.localkafka import BrokerStartError, LocalKafka
+from service.kafka.topics import ensure_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,7 @@ import pytest
 from crashlib import Progress, ServiceProcess, produce_spread, signed_values, verify
 from harness import collect, create_topics, make_key, output_topics, produce, recent_ms, running, settings_for
 
-import service.batch
+import service.core.batch
 
 pytestmark = pytest.mark.kafka
 PARTITIONS = 6
@@ -23,14 +23,14 @@ def test_a_record_that_makes_the_code_raise_is_dead_lettered_with_its_origin_and
     settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys, batch_max_records=20)
     values = signed_values(key, 60)
     poison = {7, 33}
-    real_decide = service.batch.decide
+    real_decide = service.core.batch.decide
 
     def decide(value, headers, *args):  # a bug that only this record's bytes trigger
         if dict(headers or ()).get("marker") == b"poison":
             raise ZeroDivisionError("division by zero in rule 'x'")
         return real_decide(value, headers, *args)
 
-    monkeypatch.setattr(service.batch, "decide", decide)
+    monkeypatch.setattr(service.core.batch, "decide", decide)
     records = [(f"k{i}".encode(), value) for i, value in enumerate(values)]
 
     async def scenario():
@@ -135,7 +135,7 @@ def test_no_offset_is_committed_for_decisions_that_were_not_written(kafka_bootst
     key = make_key(keys, algorithm="hmac-sha256")
     settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys, batch_max_records=10)
     values = signed_values(key, 30)
-    from service import delivery
+    from service.kafka import delivery
 
     failures = {"left": 2}
     real = delivery.AIOKafkaProducer.send_offsets_to_transaction
@@ -167,7 +167,8 @@ def test_an_outage_longer_than_the_delivery_timeout_aborts_retries_with_backoff_
     broker is away, and once it is back every partition resumes from its committed offset."""
     from structlog.testing import capture_logs
 
-    from service import app, delivery
+    from service import app
+    from service.kafka import delivery
 
     monkeypatch.setattr(app, "DELIVERY_TIMEOUT_S", 2.0)
     monkeypatch.setattr(app, "WAIT_LOG_S", 0.5)

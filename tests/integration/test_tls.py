@@ -19,9 +19,9 @@ import orjson
 import pytest
 from harness import collect, make_key, output_topics, produce, recent_ms, running, settings_for
 
-from service.adapters.topics import ensure_topics
-from service.broker_check import check_brokers
 from service.core.keys import HMAC_SHA256
+from service.kafka.broker_check import check_brokers
+from service.kafka.topics import ensure_topics
 from service.settings import Settings
 from service.signing import sign_event
 

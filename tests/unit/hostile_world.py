@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 import yaml
 
-from service.adapters.rules_file import read_rules
 from service.core.decide import decide
 from service.core.decision import Decision
 from service.core.decode import decode_event
 from service.core.keys import ED25519, SigningKey
 from service.core.reasons import Reason
 from service.core.signature import Keyring, sign_document
+from service.files.rules_file import read_rules
 
 ROOT = Path(__file__).parents[2]
 NOW = datetime(2020, 5, 8, 5, 0, tzinfo=UTC)

@@ -10,12 +10,12 @@ import jsonschema
 import orjson
 import yaml
 
-from service import asyncapi
-from service.adapters.rules_file import read_rules
-from service.batch import Topics, dead_letter, decide_batch
+from service.contracts import asyncapi
+from service.core.batch import Topics, dead_letter, decide_batch
 from service.core.decode import decode_event
+from service.core.envelope import Source
 from service.core.signature import Keyring
-from service.envelope import Source
+from service.files.rules_file import read_rules
 
 ROOT = Path(__file__).parents[2]
 SEED = (ROOT / "seeds" / "000_eec557f0eb51af83.txt").read_bytes()
@@ -55,7 +55,7 @@ def record(value: bytes, offset: int = 0, headers=()) -> SimpleNamespace:
 
 def test_the_checked_in_document_is_what_the_models_generate():
     assert (ROOT / "schemas" / "asyncapi.yaml").read_text(encoding="utf-8") == asyncapi.render(), (
-        "run `python -m service.asyncapi`"
+        "run `python -m service.contracts.asyncapi`"
     )
     assert asyncapi.main(["--check"]) == 0
 
@@ -83,7 +83,8 @@ def test_decision_events_and_headers_the_service_emits_match_the_document():
     doc = checked_in()
     check = validator(doc, "DecisionEvent")
     outgoing = decide_batch([record(SEED), record(b"\x00garbage", 1)], Keyring(), read_rules(ROOT / "config" /
-                                                                                              "rules.yaml"), TOPICS)
+                                                                                              "rules.yaml"), TOPICS,
+                            decided_at=datetime.now(UTC))
     assert len(outgoing) == 2
     declared = set(doc["components"]["messages"]["Decision"]["headers"]["properties"])
     for out in outgoing:

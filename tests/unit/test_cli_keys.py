@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from service import cli_keys
-from service.adapters.keydir import load_keyring
+from service.cli import keys as cli_keys
 from service.core import reasons as r
 from service.core.canonical import canonical_bytes
 from service.core.decode import decode_event
 from service.core.keys import ED25519, HMAC_SHA256, SigningKey
 from service.core.reasons import Reason
 from service.core.signature import verify_document
+from service.files.keydir import load_keyring
 from service.signing import SigningError, load_signing_key, set_secured_line, sign_event
 
 SEED = Path(__file__).parents[2] / "seeds" / "000_eec557f0eb51af83.txt"
@@ -26,7 +26,7 @@ EVENT = {"title": "Contract", "webUrl": "https://example.org/c", "publishedDateT
 
 
 def moderation(*argv: str | Path) -> int:
-    """Run a subcommand as service/cli.py wires it: ``args.func(args)`` returns the exit status."""
+    """Run a subcommand as service/cli/__init__.py wires it: ``args.func(args)`` returns the exit status."""
     parser = argparse.ArgumentParser(prog="moderation")
     sub = parser.add_subparsers(dest="command", required=True)
     cli_keys.add_keygen_parser(sub)

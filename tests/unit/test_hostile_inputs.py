@@ -31,7 +31,6 @@ from hostile_world import (
     signed,
 )
 
-from service.adapters.keydir import write_key_file
 from service.cli import main as moderation
 from service.core import reasons as r
 from service.core.decide import decide
@@ -39,6 +38,7 @@ from service.core.decode import DEFAULT_LIMITS, Limits, decode_event
 from service.core.keys import HMAC_SHA256, SigningKey
 from service.core.reasons import Reason
 from service.core.signature import sign_document
+from service.files.keydir import write_key_file
 
 CORPUS = ROOT / "tests" / "corpus"
 SEED = SEED_DOCUMENTS["000_eec557f0eb51af83.txt"]

@@ -19,12 +19,12 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
-from service import cli_config
-from service.adapters.keydir import write_key_file
+from service.cli import config as cli_config
 from service.core.keys import HMAC_SHA256, SigningKey
-from service.logs import configure_logging, register_secret, reset_logging
-from service.metrics import Metrics
-from service.policy import Policy
+from service.files.keydir import write_key_file
+from service.files.policy import Policy
+from service.ops.logs import configure_logging, register_secret, reset_logging
+from service.ops.metrics import Metrics
 from service.settings import Settings, describe_error
 
 RULES = Path(__file__).parents[2] / "config" / "rules.yaml"
@@ -150,7 +150,7 @@ def test_no_secret_reaches_any_output_at_debug_level(tmp_path, capsys, monkeypat
 def test_aiokafka_retry_floods_are_throttled_with_a_count():
     import logging
 
-    from service.logs import LibraryThrottle
+    from service.ops.logs import LibraryThrottle
 
     throttle = LibraryThrottle(every_s=60)
 

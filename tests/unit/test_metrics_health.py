@@ -12,13 +12,13 @@ from types import SimpleNamespace
 from aiokafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.adapters.rules_file import read_rules
 from service.core.decision import Decision
 from service.core.reasons import Reason
 from service.core.signature import Keyring
-from service.health import Health, LoopPulse
-from service.http_server import OpsServer
-from service.metrics import Metrics
+from service.files.rules_file import read_rules
+from service.ops.health import Health, LoopPulse
+from service.ops.http_server import OpsServer
+from service.ops.metrics import Metrics
 
 RULES = read_rules(Path(__file__).parents[2] / "config" / "rules.yaml")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

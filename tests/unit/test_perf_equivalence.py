@@ -28,14 +28,15 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from service import delivery, logs
-from service.batch import Outgoing
 from service.core.article import Image, Provider, _must_be_web_url
+from service.core.batch import Outgoing
 from service.core.decide import schema_reasons
 from service.core.decision import Decision
+from service.core.envelope import Source, _iso, decision_event, encode
 from service.core.reasons import Reason
-from service.envelope import Source, _iso, decision_event, encode
-from service.metrics import Metrics
+from service.kafka import delivery
+from service.ops import logs
+from service.ops.metrics import Metrics
 
 # ---- the replaced code, verbatim -------------------------------------------------------------------------
 

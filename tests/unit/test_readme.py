@@ -29,7 +29,7 @@ def test_make_run_and_make_test_are_documented():
 
 
 def test_the_readme_settings_table_is_the_generated_one():
-    from service.cli_config import reference
+    from service.cli.config import reference
 
     def table(text: str) -> list[str]:
         return [line for line in text.splitlines() if line.startswith(("| `MODERATION_", "| Environment variable"))]

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import orjson
 
-from service.adapters.rules_file import read_rules
 from service.core.decide import decide
 from service.core.keys import SigningKey
 from service.core.replay import ReplayWindow, ReplayWindows
 from service.core.signature import Keyring
+from service.files.rules_file import read_rules
 from service.signing import sign_event
 
 RULES = read_rules(Path(__file__).parents[2] / "config" / "rules.yaml")

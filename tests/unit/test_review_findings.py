@@ -11,13 +11,13 @@ import orjson
 import pytest
 import structlog
 
-from service.adapters.keydir import KeyDirectoryWatcher, load_keyring, write_key_file
 from service.cli import main
 from service.core.decide import decide
 from service.core.keys import SigningKey
 from service.core.rules import RulesError, load_rules
 from service.core.signature import Keyring
-from service.policy import Policy
+from service.files.keydir import KeyDirectoryWatcher, load_keyring, write_key_file
+from service.files.policy import Policy
 from service.settings import Settings
 from service.signing import sign_event
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jsonschema
 
-from service import schemas
+from service.contracts import schemas
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
 

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 from pydantic import ValidationError
 
-from service import cli_config
-from service.localkafka.tls import write_tls_files
+from devtools.localkafka.tls import write_tls_files
+from service.cli import config as cli_config
 from service.settings import Settings, describe_error, load_settings, secret_fields
 
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"

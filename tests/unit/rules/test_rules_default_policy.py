@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rules_helpers import NOW, SEED, make_article
 
-from service.adapters.rules_file import read_rules
 from service.core.article import Article
 from service.core.decode import decode_event
+from service.files.rules_file import read_rules
 
 ROOT = Path(__file__).parents[3]
 POLICY = read_rules(ROOT / "config" / "rules.yaml")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rules_helpers import SEED, make_document, reject_rule, rules_yaml
 
-from service.adapters.rules_file import RulesFileWatcher, read_rules
 from service.cli import main
 from service.core.rules import RulesError, RuleSet
+from service.files.rules_file import RulesFileWatcher, read_rules
 
 FLOOR_20 = rules_yaml(reject_rule({"field": "quality", "lt": 20}, "floor", reason="quality.too_low"))
 FLOOR_50 = FLOOR_20.replace("lt: 20", "lt: 50")

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from service.adapters.keydir import KeyDirectoryWatcher
-from service.adapters.rules_file import RulesFileWatcher, read_rules
 from service.core.rules import RuleSet
 from service.core.signature import Keyring
+from service.files.keydir import KeyDirectoryWatcher
+from service.files.rules_file import RulesFileWatcher, read_rules
 from service.settings import Settings
 
 

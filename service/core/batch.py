@@ -1,6 +1,6 @@
-"""One batch of consumed records -> the records to publish. Synchronous; runs in a worker thread.
+"""One batch of consumed records -> the records to publish. Pure and synchronous; the shell runs it in a worker thread.
 
-This is the shell's side of the core: it calls the pure ``decide()`` per record with the record's timestamp as
+It calls the pure ``decide()`` per record with the record's timestamp as
 the reference time, wraps each Decision in its published envelope, and turns an unexpected exception (a bug,
 not a bad article) into a dead-letter record carrying the original key, value and headers plus headers naming
 the error and the source record. The dead-letter record travels in the same transaction as the batch's other
@@ -20,9 +20,9 @@ from typing import Any
 
 from service.core.decide import decide
 from service.core.decision import Decision
+from service.core.envelope import Source, decision_event, encode
 from service.core.limits import DEFAULT_LIMITS, Limits
 from service.core.replay import ReplayBatch
-from service.envelope import Source, decision_event, encode
 
 MAX_DECISION_BYTES = 1_000_000  # below the broker's default message.max.bytes (1 MiB + 12), headers included
 ERROR_TYPE, ERROR_MESSAGE, ERROR = "moderation-error-type", "moderation-error-message", "moderation-error"
@@ -62,9 +62,8 @@ def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
 
 def decide_batch(
     records: list[Any], keyring: Any, rules: Any, topics: Topics, replay: ReplayBatch | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits = DEFAULT_LIMITS, *, decided_at: datetime,
 ) -> list[Outgoing]:
-    decided_at = datetime.now(UTC)
     out = []
     for record in records:
         source = Source(record.topic, record.partition, record.offset, record.timestamp)

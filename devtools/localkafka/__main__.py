@@ -1,4 +1,4 @@
-"""`python -m service.localkafka run [--state-dir DIR] [--port N]`: a broker in the foreground.
+"""`python -m devtools.localkafka run [--state-dir DIR] [--port N]`: a broker in the foreground.
 
 Prints exactly one line, `bootstrap=127.0.0.1:PORT`, once the broker is ready (scripts wait for it), then
 runs until SIGINT/SIGTERM and shuts the broker down cleanly. A given --state-dir keeps topics across runs.
@@ -12,13 +12,13 @@ import sys
 import threading
 from pathlib import Path
 
-from service.localkafka.broker import LocalKafka
-from service.localkafka.jars import ToolMissingError
-from service.localkafka.layout import BrokerStartError
+from devtools.localkafka.broker import LocalKafka
+from devtools.localkafka.jars import ToolMissingError
+from devtools.localkafka.layout import BrokerStartError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m service.localkafka", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.localkafka", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one broker in the foreground until SIGINT/SIGTERM")
     run.add_argument("--state-dir", type=Path, help="config, data and logs (default: a temp dir, deleted)")

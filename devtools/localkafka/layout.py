@@ -15,9 +15,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from service.localkafka import config
-from service.localkafka.jars import ensure_jars, find_java
-from service.localkafka.tls import write_tls_files
+from devtools.localkafka import config
+from devtools.localkafka.jars import ensure_jars, find_java
+from devtools.localkafka.tls import write_tls_files
 
 JVM_OPTS = ["-Xms128m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.adapters.keydir import SIGNING_SUFFIX, VERIFICATION_SUFFIX, write_key_file
 from service.core.decode import decode_event
 from service.core.keys import ED25519, HMAC_SHA256, MIN_SECRET, SigningKey
 from service.core.reasons import Reason
+from service.files.keydir import SIGNING_SUFFIX, VERIFICATION_SUFFIX, write_key_file
 from service.signing import SigningError, load_signing_key, set_secured_line, sign_event
 
 

@@ -5,7 +5,7 @@
     LocalKafka(tls=True)                   # + SSL listener: .ssl_bootstrap, .ca_file (PEM CA for clients)
     LocalKafka(sasl_users={"alice": "pw"}) # + SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512): .sasl_bootstrap
 
-`python -m service.localkafka run [--state-dir DIR] [--port N]` runs one in the foreground and prints
+`python -m devtools.localkafka run [--state-dir DIR] [--port N]` runs one in the foreground and prints
 `bootstrap=127.0.0.1:PORT` when ready. Needs `java` 17+ and, the first time or after kafka/pom.xml
 changes, `mvn` (jars.py). Modules: jars (Maven), config (properties files), tls (certificates), layout
 (state dir, format, java command line), process (ports, signals), broker (LocalKafka).
@@ -26,8 +26,8 @@ Measured here (Kafka 3.9.1, OpenJDK 17, 2 vCPU, 24 GB; Nov 2026):
   server likewise surfaces as KafkaConnectionError, with CERTIFICATE_VERIFY_FAILED in the log.
 """
 
-from service.localkafka.broker import LocalKafka
-from service.localkafka.jars import ToolMissingError, ensure_jars
-from service.localkafka.layout import BrokerStartError
+from devtools.localkafka.broker import LocalKafka
+from devtools.localkafka.jars import ToolMissingError, ensure_jars
+from devtools.localkafka.layout import BrokerStartError
 
 __all__ = ["BrokerStartError", "LocalKafka", "ToolMissingError", "ensure_jars"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from service.core.article import Article
-from service.envelope import DecisionEvent
+from service.core.envelope import DecisionEvent
 
 BASE_ID = "https://github.com/article-moderation/schemas/"
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.localkafka.tls import TlsFiles
+from devtools.localkafka.tls import TlsFiles
 
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # Names and passwords go unescaped into JAAS config and StorageTool's --add-scram syntax; refuse the

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from service.localkafka.config import Ports
+from devtools.localkafka.config import Ports
 
 _PR_SET_PDEATHSIG = 1
 

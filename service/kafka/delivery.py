@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.producer.transaction_manager import TransactionState
 
-from service.batch import Outgoing
+from service.core.batch import Outgoing
 from service.settings import Settings
 
 TRANSACTION_TIMEOUT_MS = 30_000  # an orphaned transaction blocks read_committed readers at most this long

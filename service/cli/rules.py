@@ -39,8 +39,8 @@ def add_rules_parser(subparsers: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from service.adapters.rules_file import read_rules
     from service.core.rules import RulesError
+    from service.files.rules_file import read_rules
 
     failed = 0
     for path in args.files:
@@ -57,11 +57,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from service.adapters.rules_file import read_rules
     from service.cli import UsageError, load_cli_keyring, parse_time
     from service.core.decide import decide
     from service.core.rules import RulesError
-    from service.eventfiles import EventFileError, iter_event_files
+    from service.files.eventfiles import EventFileError, iter_event_files
+    from service.files.rules_file import read_rules
 
     try:
         old, new = read_rules(args.old), read_rules(args.new)
@@ -110,7 +110,7 @@ def _codes(decision: Any) -> list[tuple[str, str | None, str | None]]:
 
 
 def _side(decision: Any) -> dict[str, Any]:
-    from service.envelope import reason_dict
+    from service.core.envelope import reason_dict
 
     return {
         "decision": decision.decision,

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import orjson
 
-from service import cli_config, cli_kafka, cli_keys, cli_rules
+from service.cli import config as cli_config
+from service.cli import kafka as cli_kafka
+from service.cli import keys as cli_keys
+from service.cli import rules as cli_rules
+from service.core.envelope import reason_dict
 from service.core.signature import Keyring
-from service.envelope import reason_dict
 
 DEFAULT_RULES = Path("config/rules.yaml")
 
@@ -36,7 +39,7 @@ def parse_time(text: str | None) -> datetime:
 
 def load_cli_keyring(directory: Path, allow_loose_permissions: bool = False) -> Keyring:
     """The keyring from ``--keys DIR``; bad key files are warnings on stderr, a missing directory a usage error."""
-    from service.adapters.keydir import load_keyring
+    from service.files.keydir import load_keyring
 
     if not directory.is_dir():
         raise UsageError(f"--keys: not a directory: {directory}")
@@ -48,11 +51,11 @@ def load_cli_keyring(directory: Path, allow_loose_permissions: bool = False) -> 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Decide every event in the given files offline and print one JSON decision per event."""
-    from service.adapters.rules_file import read_rules
     from service.core.decide import decide
     from service.core.replay import ReplayWindows
     from service.core.rules import RulesError
-    from service.eventfiles import EventFileError, iter_event_files
+    from service.files.eventfiles import EventFileError, iter_event_files
+    from service.files.rules_file import read_rules
 
     try:
         rules = read_rules(args.rules)
@@ -84,13 +87,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from service.runner import run_service
+    from service.bootstrap import run_service
 
     return run_service(args.config)
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from service import schemas
+    from service.contracts import schemas
 
     if args.check:
         drift = schemas.drifted(args.dir)
@@ -98,7 +101,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
             print(f"schema drift: {args.dir / name} differs from the models (run `moderation schemas`)",
                   file=sys.stderr)
         return 1 if drift else 0
-    from service import asyncapi
+    from service.contracts import asyncapi
 
     for path in schemas.write(args.dir):
         print(path)

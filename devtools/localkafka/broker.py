@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from service.localkafka import config, layout, process
-from service.localkafka.layout import BrokerStartError
+from devtools.localkafka import config, layout, process
+from devtools.localkafka.layout import BrokerStartError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Kafka Server started"

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from service.core.decode import decode_event
-from service.eventfiles import iter_event_files
+from service.files.eventfiles import iter_event_files
 from service.settings import Settings, load_settings
 
 
@@ -73,7 +73,7 @@ async def _produce(args: argparse.Namespace) -> int:
 
 
 async def _topics(args: argparse.Namespace) -> int:
-    from service.adapters.topics import ensure_topics
+    from service.kafka.topics import ensure_topics
 
     s = _settings(args)
     names = {s.input_topic: args.partitions, s.approved_topic: args.partitions, s.rejected_topic: args.partitions,

@@ -20,9 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.cli_kafka import format_decision_line
+from service.cli.kafka import format_decision_line
 from service.core.decode import decode_event
-from service.eventfiles import iter_event_files
+from service.files.eventfiles import iter_event_files
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -79,7 +79,7 @@ async def show_decisions(bootstrap: str, stop: asyncio.Event, ready: asyncio.Eve
 
 
 async def main_async(bootstrap: str) -> None:
-    from service.adapters.topics import ensure_topics
+    from service.kafka.topics import ensure_topics
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,7 +118,7 @@ def main() -> int:
     if bootstrap:
         asyncio.run(main_async(bootstrap))
         return 0
-    from service.localkafka import LocalKafka
+    from devtools.localkafka import LocalKafka
 
     state = CACHE / "kafka" / "devrun"
     shutil.rmtree(state, ignore_errors=True)

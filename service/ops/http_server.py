@@ -14,8 +14,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.health import Health
-from service.metrics import Metrics
+from service.ops.health import Health
+from service.ops.metrics import Metrics
 
 
 class OpsServer:

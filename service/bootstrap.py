@@ -19,10 +19,10 @@ import structlog
 from pydantic import ValidationError
 
 from service.app import Moderator
-from service.health import Health, LoopPulse
-from service.http_server import OpsServer
-from service.logs import configure_logging, register_secret
-from service.metrics import Metrics
+from service.ops.health import Health, LoopPulse
+from service.ops.http_server import OpsServer
+from service.ops.logs import configure_logging, register_secret
+from service.ops.metrics import Metrics
 from service.settings import Settings, describe_error, load_settings, secret_fields
 
 
@@ -35,7 +35,7 @@ class Service:
 
     def __init__(self, settings: Settings, log: Any, *, policy: Any = None, metrics: Metrics | None = None,
                  http_port: int | None = None) -> None:
-        from service.policy import Policy
+        from service.files.policy import Policy
 
         self.metrics = metrics or Metrics()
         self.policy = policy or Policy(settings, log, self.metrics)
@@ -85,7 +85,7 @@ def run_service(config_file: Path | None = None) -> int:
         register_secret(secret.get_secret_value() if secret is not None else None)
     log = structlog.get_logger("moderation")
     from service.core.rules import RulesError
-    from service.policy import Policy
+    from service.files.policy import Policy
 
     metrics = Metrics()
     try:
@@ -100,7 +100,7 @@ def run_service(config_file: Path | None = None) -> int:
 
 
 async def _serve(settings: Settings, service: Service, log: Any) -> int:
-    from service.broker_check import check_brokers
+    from service.kafka.broker_check import check_brokers
 
     stop = asyncio.Event()  # handlers first: a SIGTERM during the broker check is a clean exit too
     loop = asyncio.get_running_loop()
