@@ -79,14 +79,15 @@ async def show_decisions(bootstrap: str, stop: asyncio.Event, ready: asyncio.Eve
 
 
 async def main_async(bootstrap: str) -> None:
-    from service.kafka.topics import ensure_topics
+    from service.kafka.topics import ensure_topics, service_topics
+    from service.settings import Settings
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    topics = ["articles.incoming", "articles.approved", "articles.rejected", "articles.deadletter"]
-    await ensure_topics(bootstrap, dict.fromkeys(topics, 3))
+    names, configs = service_topics(Settings(bootstrap_servers=bootstrap), 3)  # the default topic names
+    await ensure_topics(bootstrap, names, configs=configs)
     paths = seed_paths()
     signing = ensure_dev_key(paths)
     logs = CACHE / "devrun"

@@ -47,15 +47,26 @@ class Service:
         listen = http_port is not None or settings.http_port != 0
         self.server = OpsServer(settings.http_host, port, self.metrics, self.health) if listen else None
         self.log = log
+        self.settler = None
+        if settings.review_settle:  # the single writer of reviewers' final decisions (service/review)
+            from service.review.settler import Settler
+
+            policy_in_force = self.policy
+            self.settler = Settler(settings, lambda: policy_in_force.current.keyring, log, self.metrics.on_event)
+            self.metrics.track_review(self.settler.view)
 
     async def run(self, stop: asyncio.Event) -> None:
         watcher = asyncio.create_task(self.health.watch(self.moderator), name="health-watch")
         if self.server is not None:
             self.server.start()
             self.log.info("http_listening", url=self.server.url, paths=["/metrics", "/healthz", "/readyz"])
+        settler = asyncio.create_task(self.settler.run(stop), name="review-settler") if self.settler else None
         try:
             await self.moderator.run(stop)
         finally:
+            if settler is not None:
+                stop.set()  # the settler stops with the loop, whatever stopped the loop
+                await asyncio.gather(settler, return_exceptions=True)
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             if self.server is not None:

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     deadletter_topic: str = Field(
         "articles.deadletter", description="Topic for records whose processing failed unexpectedly (a bug)."
     )
+    review_topic: str = Field(
+        "articles.review", description="Topic held decisions (outcome review) are written to, for a person to settle."
+    )
+    review_actions_topic: str = Field(
+        "articles.review.actions", description="Topic of reviewers' signed actions (approve/reject a held event)."
+    )
+    review_resolutions_topic: str = Field(
+        "articles.review.resolutions",
+        description="Compacted topic of settled held events and of each action's outcome (the review changelog).",
+    )
     group_id: str = Field("article-moderation", description="Consumer group; instances in one group share the input.")
     client_id: str = Field("article-moderation", description="Kafka client id prefix.")
     delivery: Literal["exactly-once", "at-least-once"] = Field(
@@ -114,6 +124,26 @@ class Settings(BaseSettings):
         30.0, gt=0, description="/readyz fails when no fetch, delivery or probe reached the broker for this long."
     )
     shutdown_timeout_s: float = Field(30.0, gt=0, description="Bound on graceful shutdown after SIGTERM.")
+    # Human review (docs/review.md)
+    review_settle: bool = Field(
+        True, description="Run the review settler in `moderation run`: apply reviewers' actions, exactly once."
+    )
+    review_signing_key: Path | None = Field(
+        None, description="Signing key (purpose review-actions) the console and `moderation review` sign actions with."
+    )
+    console_host: str = Field("127.0.0.1", description="Address of the reviewer console (`moderation console`).")
+    console_port: int = Field(8180, ge=1, le=65535, description="Port of the reviewer console.")
+    console_accounts: Path = Field(
+        Path("reviewers.json"), description="Reviewer accounts (password hashes), written by `console add-reviewer`."
+    )
+    console_session_secret: SecretStr | None = Field(
+        None, description="Secret that signs console session cookies (default: random per start, so a restart "
+        "signs everyone out)."
+    )
+    console_tls_certfile: Path | None = Field(
+        None, description="Certificate (PEM) to serve the console over HTTPS (cookies are then Secure)."
+    )
+    console_tls_keyfile: Path | None = Field(None, description="Private key (PEM) of console_tls_certfile.")
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:

@@ -73,12 +73,11 @@ async def _produce(args: argparse.Namespace) -> int:
 
 
 async def _topics(args: argparse.Namespace) -> int:
-    from service.kafka.topics import ensure_topics
+    from service.kafka.topics import ensure_topics, service_topics
 
     s = _settings(args)
-    names = {s.input_topic: args.partitions, s.approved_topic: args.partitions, s.rejected_topic: args.partitions,
-             s.deadletter_topic: args.partitions}
-    await ensure_topics(s.bootstrap_servers, names, **s.kafka_security())
+    names, configs = service_topics(s, args.partitions)
+    await ensure_topics(s.bootstrap_servers, names, configs=configs, **s.kafka_security())
     for name in names:
         print(name)
     return 0
@@ -140,7 +139,7 @@ def add_parsers(sub: Any) -> None:
     common(produce)
     produce.set_defaults(func=_runner(_produce))
 
-    topics = sub.add_parser("topics", help="create the input, output and dead-letter topics")
+    topics = sub.add_parser("topics", help="create the input, output, dead-letter and review topics")
     topics.add_argument("action", choices=["create"])
     topics.add_argument("--partitions", type=int, default=3)
     common(topics)

@@ -22,7 +22,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from service.core.decode import decode_event
-from service.core.keys import ED25519, HMAC_SHA256, MIN_SECRET, SigningKey
+from service.core.keys import ARTICLES, ED25519, HMAC_SHA256, MIN_SECRET, PURPOSES, REVIEW_ACTIONS, SigningKey
 from service.core.reasons import Reason
 from service.files.keydir import SIGNING_SUFFIX, VERIFICATION_SUFFIX, write_key_file
 from service.signing import SigningError, load_signing_key, set_secured_line, sign_event
@@ -36,8 +36,10 @@ def add_keygen_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser = subparsers.add_parser("keygen", help="make a signing key and its verification key file")
     parser.add_argument("--algorithm", required=True, choices=[ED25519, HMAC_SHA256])
     parser.add_argument("--key-id", required=True, metavar="ID", help="names the key and its files")
-    parser.add_argument("--provider", required=True, action="append", metavar="DOMAIN",
-                        help="a provider.domain the key may sign for (repeat for several)")
+    parser.add_argument("--purpose", choices=PURPOSES, default=ARTICLES,
+                        help="articles (default): signs article events; review-actions: signs reviewers' actions")
+    parser.add_argument("--provider", action="append", default=[], metavar="DOMAIN",
+                        help="a provider.domain the key may sign for (repeat for several; articles keys only)")
     parser.add_argument("--not-before", metavar="ISO", help="first moment the key is valid, with timezone")
     parser.add_argument("--not-after", metavar="ISO", help="moment the key stops being valid, with timezone")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory for the two files")
@@ -64,13 +66,17 @@ def _run(command: str, action, args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> None:
+    if args.purpose == ARTICLES and not args.provider:
+        raise _Failure("--provider is required for an articles key (the provider.domain it signs for)")
+    if args.purpose == REVIEW_ACTIONS and args.provider:
+        raise _Failure("a review-actions key signs reviewers' actions, not articles: no --provider")
     material = (
         Ed25519PrivateKey.generate().private_bytes_raw() if args.algorithm == ED25519
         else secrets.token_bytes(MIN_SECRET)
     )
     try:
         key = SigningKey(args.key_id, args.algorithm, args.provider, _moment(args.not_before, "--not-before"),
-                         _moment(args.not_after, "--not-after"), material)
+                         _moment(args.not_after, "--not-after"), material, args.purpose)
     except ValueError as exc:
         raise _Failure(str(exc)) from None
     out = args.out.resolve()
@@ -84,7 +90,8 @@ def _keygen(args: argparse.Namespace) -> None:
         write_key_file(verification, key.verification_key())
     except OSError as exc:
         raise _Failure(f"cannot write the key files in {out}: {exc.strerror or exc}") from None
-    print(f"signing key {signing}: keep it with the producer, never share it", file=sys.stderr)
+    holder = "the producer" if args.purpose == ARTICLES else "the review console and CLI"
+    print(f"signing key {signing}: keep it with {holder}, never share it", file=sys.stderr)
     print(f"verification key {verification}: copy it into the service's key directory", file=sys.stderr)
     print(json.dumps({"signingKey": str(signing), "verificationKey": str(verification)}))
 

@@ -37,6 +37,10 @@ class Topics:
     approved: str
     rejected: str
     deadletter: str
+    review: str = "articles.review"  # held for a person (decision "review"); settled later by service/review
+
+    def for_outcome(self, outcome: str) -> str:
+        return self.approved if outcome == "approved" else self.review if outcome == "review" else self.rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ def decide_batch(
             value = encode(decision_event(decision, source, record.value, decided_at))
             if len(value) > MAX_DECISION_BYTES:
                 raise DecisionTooLarge(f"the decision event has {len(value)} bytes; at most {MAX_DECISION_BYTES}")
-            topic = topics.approved if decision.approved else topics.rejected
+            topic = topics.for_outcome(decision.decision)
             headers = [("moderation-decision", decision.decision.encode())]
             out.append(Outgoing(topic, record.key, value, headers, source, decision))
         except Exception as exc:  # a bug in the core: keep the record, keep the stream going

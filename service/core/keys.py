@@ -5,6 +5,10 @@ Rules of this module:
 * Key material never appears in a repr, an exception or a message: only key ids do.
 * A key is bound to the provider domains it may sign for (lower-cased), and optionally to a validity
   window ``not_before <= now < not_after`` (half-open, timezone-aware).
+* A key has one purpose: ``articles`` (the default: it signs article events) or ``review-actions`` (it signs
+  reviewers' actions, service/core/review_action.py, and has no providers). A key of one purpose never verifies
+  anything of the other: an article producer's key cannot settle a held event, and a reviewer's key cannot
+  sign an article.
 The key-file format (JSON) is at the end; ``service.files.keydir`` reads and writes the files.
 """
 
@@ -24,6 +28,8 @@ ED25519 = "ed25519"
 HMAC_SHA256 = "hmac-sha256"
 TAG_LENGTH = {ED25519: 64, HMAC_SHA256: 32}
 MIN_SECRET, MAX_SECRET = 32, 1024  # RFC 2104: a secret shorter than the hash output is discouraged
+ARTICLES, REVIEW_ACTIONS = "articles", "review-actions"
+PURPOSES = (ARTICLES, REVIEW_ACTIONS)
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # also a file name: no '/', no leading dot
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
 
@@ -40,6 +46,7 @@ class _Key:
     not_before: datetime | None = None
     not_after: datetime | None = None
     material: bytes = field(default=b"", repr=False)
+    purpose: str = ARTICLES
 
     def __post_init__(self) -> None:
         if not isinstance(self.key_id, str) or not KEY_ID_PATTERN.fullmatch(self.key_id):
@@ -47,8 +54,13 @@ class _Key:
         name = f"key {self.key_id}"
         if self.algorithm not in TAG_LENGTH:
             raise InvalidKeyError(f"{name}: algorithm must be one of {', '.join(TAG_LENGTH)}")
+        if self.purpose not in PURPOSES:
+            raise InvalidKeyError(f"{name}: purpose must be one of {', '.join(PURPOSES)}")
         given = tuple(self.providers) if not isinstance(self.providers, str | bytes) else ()
-        if not given or not all(isinstance(p, str) and _DOMAIN.fullmatch(p.lower()) for p in given):
+        if self.purpose == REVIEW_ACTIONS:
+            if given:
+                raise InvalidKeyError(f"{name}: a review-actions key signs actions, not articles: no providers")
+        elif not given or not all(isinstance(p, str) and _DOMAIN.fullmatch(p.lower()) for p in given):
             raise InvalidKeyError(f"{name}: providers must be a non-empty list of domain names")
         object.__setattr__(self, "providers", frozenset(p.lower() for p in given))
         for moment in (self.not_before, self.not_after):
@@ -115,7 +127,7 @@ class SigningKey(_Key):
         if self._private is not None:
             material = self._private.public_key().public_bytes_raw()
         return VerificationKey(
-            self.key_id, self.algorithm, self.providers, self.not_before, self.not_after, material
+            self.key_id, self.algorithm, self.providers, self.not_before, self.not_after, material, self.purpose
         )
 
 
@@ -128,11 +140,13 @@ _MATERIAL = {
     (SigningKey, ED25519): "privateKey", (SigningKey, HMAC_SHA256): "secret",
     (VerificationKey, ED25519): "publicKey", (VerificationKey, HMAC_SHA256): "secret",
 }
-_FIELDS = {"keyId", "algorithm", "providers", "notBefore", "notAfter", "privateKey", "publicKey", "secret"}
+_FIELDS = {"keyId", "algorithm", "purpose", "providers", "notBefore", "notAfter", "privateKey", "publicKey", "secret"}
 
 
 def key_to_json(key: AnyKey) -> dict:
     doc: dict = {"keyId": key.key_id, "algorithm": key.algorithm, "providers": sorted(key.providers)}
+    if key.purpose != ARTICLES:  # absent means articles: key files written before purposes existed stay valid
+        doc["purpose"] = key.purpose
     for name, moment in (("notBefore", key.not_before), ("notAfter", key.not_after)):
         if moment is not None:
             doc[name] = moment.isoformat()
@@ -154,10 +168,11 @@ def key_from_json(doc: object, kind: KeyKind) -> AnyKey:
     if field not in doc:
         hint = "a signing key: keep it with the producer" if kind is VerificationKey else "a verification key"
         raise InvalidKeyError(f"no '{field}' field for a {kind.__name__}; is this {hint}?")
-    providers = doc.get("providers")
+    providers = doc.get("providers", [] if doc.get("purpose") == REVIEW_ACTIONS else None)
     return kind(
         doc.get("keyId"), algorithm, tuple(providers) if isinstance(providers, list) else (),  # type: ignore[arg-type]
         _moment(doc, "notBefore"), _moment(doc, "notAfter"), _base64(doc[field], field),
+        doc.get("purpose", ARTICLES),  # type: ignore[arg-type]
     )
 
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from service.core import reasons as r
 from service.core.canonical import NONCE_LENGTH, SECURED, CanonicalError, canonical_bytes, signing_input
-from service.core.keys import TAG_LENGTH, SigningKey, VerificationKey
+from service.core.keys import ARTICLES, TAG_LENGTH, SigningKey, VerificationKey
 from service.core.reasons import Reason
 
 __all__ = ["MAX_SECURED_LENGTH", "Keyring", "parse_secured", "sign_document", "verify_document"]
@@ -44,6 +44,8 @@ class Keyring:
             if key.key_id in seen:
                 raise ValueError(f"two keys have the id {key.key_id}")
             seen.add(key.key_id)
+            if key.purpose != ARTICLES:
+                continue  # held (and counted) but never a candidate for an article: review-actions keys
             for domain in key.providers:
                 by_domain.setdefault(domain, []).append(key)
         object.__setattr__(self, "_keys", keys)
@@ -78,6 +80,8 @@ def sign_document(document: Mapping, key: SigningKey, nonce: bytes | None = None
     """
     if not isinstance(key, SigningKey):
         raise TypeError(f"signing needs a SigningKey, not {type(key).__name__}")
+    if key.purpose != ARTICLES:
+        raise ValueError(f"key {key.key_id} has purpose {key.purpose}; it cannot sign articles")
     nonce = secrets.token_bytes(NONCE_LENGTH) if nonce is None else nonce
     tag = key.sign(signing_input(nonce, canonical_bytes(document)))
     return f"{base64.b64encode(tag).decode('ascii')};{base64.b64encode(nonce).decode('ascii')}"

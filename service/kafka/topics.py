@@ -1,5 +1,9 @@
 """Create the topics a run needs, idempotently: `await ensure_topics(bootstrap, {"articles": 3})`.
 
+``service_topics(settings, partitions)`` names every topic the service uses (input, outputs, dead letters and the
+review topics) with its configuration: the review resolutions topic is compacted (``cleanup.policy=compact``),
+it is the changelog the review settler rebuilds its state from.
+
 The local broker (and most production clusters) has `auto.create.topics.enable=false`, so the service,
 tests and benchmarks create their topics explicitly. Topics that already exist are left as they are,
 whatever their partition count. After creating, the helper waits until every new partition has a leader
@@ -32,10 +36,23 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeo
         await asyncio.sleep(0.05)
 
 
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+def service_topics(settings: Any, partitions: int) -> tuple[dict[str, int], dict[str, dict[str, str]]]:
+    """``({topic: partitions}, {topic: configs})`` for every topic of ``settings``. The actions and resolutions
+    topics must keep equal partition counts: an action's outcome goes to the same-numbered resolutions partition."""
+    names = [settings.input_topic, settings.approved_topic, settings.rejected_topic, settings.deadletter_topic,
+             settings.review_topic, settings.review_actions_topic, settings.review_resolutions_topic]
+    return dict.fromkeys(names, partitions), {settings.review_resolutions_topic: dict(COMPACTED)}
+
+
 async def ensure_topics(
-    bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30.0, **client_kwargs: Any
+    bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30.0,
+    configs: dict[str, dict[str, str]] | None = None, **client_kwargs: Any
 ) -> list[str]:
-    """Create each missing topic with its partition count (replication factor 1); return the created names.
+    """Create each missing topic with its partition count (replication factor 1) and its ``configs`` entry;
+    return the created names.
 
     `client_kwargs` go to AIOKafkaAdminClient (security_protocol, ssl_context, sasl_* ...).
     Raises the aiokafka error for any failure other than "already exists".
@@ -45,7 +62,8 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
     await admin.start()
     try:
-        new = [NewTopic(name, partitions, replication_factor=1) for name, partitions in topics.items()]
+        new = [NewTopic(name, partitions, replication_factor=1, topic_configs=(configs or {}).get(name, {}))
+               for name, partitions in topics.items()]
         response = await admin.create_topics(new, timeout_ms=int(timeout_s * 1000))
         created: list[str] = []
         for topic, code, *rest in response.topic_errors:

@@ -49,7 +49,17 @@ class Metrics:
                 ("key_reloads", "Key directory reloads after a change."),
             )
         }
+        self.review_actions = Counter(f"{PREFIX}_review_actions", "Reviewers' actions judged, by status (applied, "
+                                      "refused) and refusal code ('none' when applied).", ["status", "refusal"],
+                                      registry=r)
         self._policy_collector: _PolicyCollector | None = None
+        self._review_collector: _ReviewCollector | None = None
+
+    def track_review(self, view: Any) -> None:
+        """Export the pending count and the oldest pending age of ``view`` (a ReviewView, read at every scrape)."""
+        if self._review_collector is None:
+            self._review_collector = _ReviewCollector(view)
+            self.registry.register(self._review_collector)
 
     def track_policy(self, policy: Any) -> None:
         """Export the rules version and key count of ``policy.current`` (read at every scrape)."""
@@ -83,6 +93,9 @@ class Metrics:
             self.delivery_failures.inc()
         elif name == "assigned":
             self.assigned.set(fields.get("partitions", 0))
+        elif name == "review_action":
+            applied = fields.get("applied")
+            self.review_actions.labels("applied" if applied else "refused", fields.get("refusal") or NO_REASON).inc()
 
     def count_decisions(self, decisions: Iterable[Any]) -> None:
         """Count a batch's decisions: summed per label pair first, so each counter is touched once a batch
@@ -125,3 +138,20 @@ class _PolicyCollector(Collector):
 
     def describe(self) -> Iterator[Any]:
         return iter(())  # generated at scrape time; nothing to check for name clashes up front
+
+
+class _ReviewCollector(Collector):
+    def __init__(self, view: Any) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Any]:
+        pending = GaugeMetricFamily(f"{PREFIX}_review_pending", "Held events no reviewer has settled yet.")
+        pending.add_metric([], len(self.view.pending()))
+        yield pending
+        oldest = GaugeMetricFamily(f"{PREFIX}_review_oldest_pending_seconds",
+                                   "How long the oldest unsettled held event has waited (0: none).")
+        oldest.add_metric([], self.view.oldest_pending_age())
+        yield oldest
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())

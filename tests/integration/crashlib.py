@@ -70,6 +70,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes `moderation run` use ``settings`` (MODERATION_* variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "KAFKA_BOOTSTRAP"))}
     fields = ("bootstrap_servers", "input_topic", "approved_topic", "rejected_topic", "deadletter_topic",
+              "review_topic", "review_actions_topic", "review_resolutions_topic",
               "group_id", "delivery", "batch_max_records", "keys_dir", "rules_path", "reload_interval_s",
               "shutdown_timeout_s", "decide_threads")
     env.update({f"MODERATION_{name.upper()}": str(getattr(settings, name)) for name in fields})

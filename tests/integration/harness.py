@@ -16,7 +16,7 @@ from service.app import Moderator
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
 from service.files.policy import Policy
-from service.kafka.topics import ensure_topics
+from service.kafka.topics import ensure_topics, service_topics
 from service.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -43,6 +43,9 @@ def settings_for(bootstrap: str, prefix: str, keys_dir: Path, **overrides: Any) 
         "approved_topic": f"{prefix}approved",
         "rejected_topic": f"{prefix}rejected",
         "deadletter_topic": f"{prefix}dead",
+        "review_topic": f"{prefix}review",
+        "review_actions_topic": f"{prefix}review.actions",
+        "review_resolutions_topic": f"{prefix}review.resolutions",
         "group_id": f"{prefix}group",
         "keys_dir": keys_dir,
         "rules_path": DEFAULT_RULES,
@@ -59,8 +62,9 @@ def output_topics(settings: Settings) -> list[str]:
 
 
 async def create_topics(settings: Settings, partitions: int = 3) -> None:
-    names = [settings.input_topic, *output_topics(settings)]
-    await ensure_topics(settings.bootstrap_servers, dict.fromkeys(names, partitions))
+    """Every topic of ``settings`` (review ones included, the resolutions topic compacted)."""
+    names, configs = service_topics(settings, partitions)
+    await ensure_topics(settings.bootstrap_servers, names, configs=configs)
 
 
 @contextlib.asynccontextmanager

@@ -156,7 +156,7 @@ def test_config_show_reports_an_invalid_setting_in_one_line(monkeypatch, capsys)
 
 def test_every_setting_is_described_and_every_secret_is_typed_secret():
     assert all(field.description for field in Settings.model_fields.values())
-    assert secret_fields() == ["ssl_keyfile_password", "sasl_password"]
+    assert secret_fields() == ["ssl_keyfile_password", "sasl_password", "console_session_secret"]
 
 
 def test_configuration_reference_matches_the_code(tmp_path):

@@ -1,0 +1,327 @@
+"""The review settler: the single writer of final decisions for held events. See docs/review.md.
+
+It consumes the actions topic in its own consumer group (``<group_id>-review``) and judges each action
+(service/core/review_action.py). Per actions partition, one transaction holds everything an action causes:
+the final decision (approved/rejected topic, the input record's key), the resolution record (compacted
+resolutions topic, key = the held event's id), the action's outcome record (key ``action:<actionId>``, which
+the CLI and the console wait for) and the action's offset. Commit makes all of it visible; abort none of it.
+
+The machinery is service/kafka/delivery.py's ExactlyOnce: one transactional producer per actions partition,
+``transactional_id = <group>-review-<actions topic>-<partition>``, opened (fencing every earlier owner and
+completing its transaction) BEFORE the committed offset is read. Only then is the partition's state rebuilt
+from the same-numbered resolutions partition, read to its end with read_committed: the changelog pattern of
+Kafka Streams. Every action on one event is keyed by the event id, so it lands in one actions partition, whose
+owner alone judges it: "first wins" holds across restarts, kill -9 and several instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.partitioner import murmur2
+
+from service.core.envelope import encode
+from service.core.keys import REVIEW_ACTIONS
+from service.core.review_action import (
+    UNKNOWN_EVENT,
+    Verdict,
+    final_decision,
+    judge,
+    outcome,
+    outcome_key,
+    parse_held_id,
+    read_action,
+    resolution,
+)
+from service.kafka.delivery import ExactlyOnce, _abort_and_close
+from service.review.view import ReviewView, consumer_options
+from service.settings import Settings
+
+CLAIM_TIMEOUT_S, REBUILD_TIMEOUT_S, SETTLE_TIMEOUT_S = 20.0, 30.0, 25.0
+BACKOFF_S = 1.0
+
+
+def review_settings(settings: Settings) -> Settings:
+    """The settings the settler's delivery runs with: its own group, hence its own transactional ids."""
+    return settings.model_copy(update={"group_id": f"{settings.group_id}-review",
+                                       "client_id": f"{settings.client_id}-review"})
+
+
+def hashed_partition(key: bytes, partitions: int) -> int:
+    """The partition aiokafka's (and the Java client's) default partitioner gives ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class PartitionState:
+    """What one actions partition has settled (by event id) and which signed action ids it has judged."""
+
+    resolved: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+
+class Settler:
+    def __init__(self, settings: Settings, keys: Callable[[], Any], log: Any,
+                 on_event: Callable[..., None] | None = None) -> None:
+        """``keys()`` returns the keyring in force (the policy's, reloaded with the key directory)."""
+        self.settings, self.rsettings = settings, review_settings(settings)
+        self.keys, self.log = keys, log
+        self.on_event = on_event or (lambda name, **fields: None)
+        self.states: dict[TopicPartition, PartitionState] = {}
+        self.assigned: set[TopicPartition] = set()
+        self.unclaimed: set[TopicPartition] = set()
+        self.lock = asyncio.Lock()
+        self.view = ReviewView(settings)  # held events (and, for the metrics, every resolution)
+        self._retry_at = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.rsettings
+        self.consumer = AIOKafkaConsumer(group_id=s.group_id, client_id=f"{s.client_id}-consumer",
+                                         max_poll_records=100, **consumer_options(s))
+        self.delivery = _SettleDelivery(s, self.consumer)
+        self.consumer.subscribe([s.review_actions_topic], listener=_Listener(self))
+        try:
+            while not stop.is_set():
+                try:
+                    await self.consumer.start()
+                    await self.view.start()
+                    break
+                except KafkaError as exc:
+                    self.log.warning("broker_unreachable", step="review_start", error=repr(exc))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), BACKOFF_S)
+            self.log.info("review_settler_started", topic=s.review_actions_topic, group=s.group_id)
+            await self._loop(stop)
+        except Exception as exc:  # a bug: say so loudly; nothing uncommitted is lost (actions stay in Kafka)
+            self.log.error("review_settler_failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            await _quietly(self.delivery.stop())
+            await _quietly(self.consumer.stop())
+            await self.view.stop()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.unclaimed and time.monotonic() >= self._retry_at:
+                async with self.lock:
+                    await self._claim(CLAIM_TIMEOUT_S)
+            batches = await _unless_stopped(self.consumer.getmany(timeout_ms=300), stop)
+            with contextlib.suppress(Exception):  # the metrics' view; the judge reads it fresh when needed
+                await self.view.poll()
+            if not batches:
+                continue
+            async with self.lock:
+                for tp, records in batches.items():
+                    if tp in self.assigned and tp not in self.unclaimed:
+                        await self._settle(tp, records)
+
+    async def _claim(self, timeout: float) -> None:
+        self.unclaimed &= self.assigned
+        partitions = set(self.unclaimed)
+        if not partitions:
+            return
+        try:
+            resume = await asyncio.wait_for(self.delivery.claim(partitions), timeout)
+            # Only now: every earlier owner is fenced and its transaction completed, so the changelog is final.
+            for tp in partitions:
+                self.states[tp] = await asyncio.wait_for(self._rebuild(tp.partition), REBUILD_TIMEOUT_S)
+        except Exception as exc:
+            self._retry_at = time.monotonic() + BACKOFF_S
+            self.log.warning("review_claim_failed", error=repr(exc), partitions=_names(partitions))
+            return
+        for tp in partitions:
+            if tp in resume:
+                self.consumer.seek(tp, resume[tp])
+            else:
+                await self.consumer.seek_to_beginning(tp)
+        self.consumer.resume(*partitions)
+        self.unclaimed -= partitions
+        self.log.info("review_partitions_claimed", partitions=_names(partitions),
+                      resolved={tp.partition: len(self.states[tp].resolved) for tp in partitions})
+
+    async def _rebuild(self, partition: int) -> PartitionState:
+        """The partition's state from its resolutions partition, read to the end with read_committed."""
+        state = PartitionState()
+        tp = TopicPartition(self.settings.review_resolutions_topic, partition)
+        reader = AIOKafkaConsumer(**consumer_options(self.settings))
+        await reader.start()
+        try:
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            end = (await reader.end_offsets([tp]))[tp]
+            while await reader.position(tp) < end:
+                for records in (await reader.getmany(tp, timeout_ms=500)).values():
+                    for record in records:
+                        _replay_into(state, record)
+        finally:
+            await _quietly(reader.stop())
+        return state
+
+    async def _settle(self, tp: TopicPartition, records: list[Any]) -> None:
+        state = self.states[tp]
+        scratch = PartitionState(dict(state.resolved), set(state.seen))  # applied only once committed
+        keyring = self.keys()
+        keys = {k.key_id: k for k in keyring if k.purpose == REVIEW_ACTIONS}
+        count = len(self.consumer.partitions_for_topic(tp.topic) or ()) or 1
+        outgoing: list[tuple[str, int | None, bytes | None, bytes]] = []
+        lines = []
+        for record in records:
+            verdict = await self._judge(record, tp, count, keys, scratch)
+            where = f"{record.topic}:{record.partition}:{record.offset}"
+            now = datetime.now(UTC)
+            settled = None
+            if verdict.applied:
+                assert verdict.action is not None
+                held = self.view.held[verdict.action["id"]]
+                settled = resolution(verdict.action, held.event, now)
+                final = final_decision(held.event, verdict.action, now)
+                topic = self.settings.approved_topic if verdict.action["action"] == "approved" \
+                    else self.settings.rejected_topic
+                outgoing.append((topic, None, held.key, encode(final)))
+                outgoing.append((self.settings.review_resolutions_topic, tp.partition, held.id.encode(),
+                                 orjson.dumps(settled)))
+                scratch.resolved[held.id] = settled
+            elif verdict.action is not None:
+                settled = scratch.resolved.get(verdict.action.get("id"))
+            if verdict.signed and verdict.action_id:
+                scratch.seen.add(verdict.action_id)
+            record_out = outcome(verdict, where, settled, now)
+            outgoing.append((self.settings.review_resolutions_topic, tp.partition,
+                             outcome_key(verdict, where).encode(), orjson.dumps(record_out)))
+            lines.append((verdict, where, settled))
+        try:
+            await asyncio.wait_for(self.delivery.commit(tp, records[-1].offset + 1, outgoing), SETTLE_TIMEOUT_S)
+        except Exception as exc:
+            # Nothing of it is visible. The partition is claimed again: a new producer (whose init aborts what
+            # is left), the state rebuilt from the changelog, and the actions judged again from the committed offset.
+            self.unclaimed.add(tp)
+            with contextlib.suppress(IllegalStateError):
+                self.consumer.pause(tp)
+            self._retry_at = time.monotonic() + BACKOFF_S
+            self.log.warning("review_settle_failed", error=repr(exc), partition=tp.partition)
+            self.on_event("review_settle_failed")
+            return
+        self.states[tp] = scratch
+        for verdict, where, settled in lines:
+            self._log(verdict, where, settled)
+
+    async def _judge(self, record: Any, tp: TopicPartition, count: int, keys: dict[str, Any],
+                     state: PartitionState) -> Verdict:
+        event_id = _event_id(record.value)
+        if event_id is not None and event_id not in self.view.held and parse_held_id(event_id) is not None:
+            with contextlib.suppress(Exception):  # not seen yet: read the review topic up to now, then judge
+                await self.view.catch_up()
+        partition_ok = record.key is not None and hashed_partition(record.key, count) == tp.partition
+        when = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp and record.timestamp > 0 \
+            else datetime.now(UTC)
+        return judge(record.value, record.key, partition_ok, keys, when,
+                     held=event_id in self.view.held, settled=state.resolved.get(event_id or ""), seen=state.seen)
+
+    def _log(self, verdict: Verdict, where: str, settled: dict[str, Any] | None) -> None:
+        """The canonical line per action; a refusal of an unsigned or forged action is a warning."""
+        action = verdict.action or {}
+        fields = {"record": where, "action_id": verdict.action_id, "id": action.get("id"),
+                  "action": action.get("action"), "reviewer": action.get("reviewer"),
+                  "status": "applied" if verdict.applied else "refused", "refusal": verdict.refusal,
+                  "message": verdict.message}
+        if settled is not None and not verdict.applied:
+            fields["settled_by"], fields["settled_at"] = settled.get("reviewer"), settled.get("settledAt")
+        serious = verdict.refusal is not None and not verdict.signed
+        (self.log.warning if serious or verdict.refusal == UNKNOWN_EVENT else self.log.info)("review_action", **fields)
+        self.on_event("review_action", applied=verdict.applied, refusal=verdict.refusal)
+
+
+class _SettleDelivery(ExactlyOnce):
+    """ExactlyOnce's producers and claim, with a transaction that places records on chosen partitions."""
+
+    async def commit(self, tp: TopicPartition, next_offset: int,
+                     outgoing: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
+        producer = self._producers.get(tp)
+        if producer is None:
+            raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
+        try:
+            await producer.begin_transaction()
+            acks = [await producer.send(topic, value, key=key, partition=partition,
+                                        headers=[("moderation-review", b"1")])
+                    for topic, partition, key, value in outgoing]
+            await asyncio.gather(*acks)
+            await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
+            await producer.commit_transaction()
+        except BaseException:
+            self._producers.pop(tp, None)
+            await _abort_and_close(producer)
+            raise
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, settler: Settler) -> None:
+        self.s = settler
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.s.lock:  # the partition's transaction in flight finishes first
+            self.s.assigned -= set(revoked)
+            self.s.unclaimed -= set(revoked)
+            for tp in revoked:
+                self.s.states.pop(tp, None)
+        self.s.log.info("review_partitions_revoked", partitions=_names(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        s, assigned = self.s, set(assigned)
+        if assigned:
+            s.consumer.pause(*assigned)  # nothing is read before the claim and the rebuild
+        async with s.lock:
+            s.assigned, s.unclaimed = set(assigned), set(assigned)
+            with contextlib.suppress(Exception):
+                await s.delivery.retain(assigned)
+        s._retry_at = 0.0  # claimed by the loop (a rebuild may take longer than a listener should)
+        s.log.info("review_partitions_assigned", partitions=_names(assigned))
+
+
+def _replay_into(state: PartitionState, record: Any) -> None:
+    key = (record.key or b"").decode("utf-8", "replace")
+    try:
+        value = orjson.loads(record.value) if record.value is not None else None
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(value, dict):
+        return
+    if key.startswith("action:"):
+        if value.get("signed") and isinstance(value.get("actionId"), str):
+            state.seen.add(value["actionId"])
+    elif value.get("type") == "resolution":
+        state.resolved[key] = value
+
+
+def _event_id(value: bytes | None) -> str | None:
+    doc = read_action(value)
+    return doc.get("id") if isinstance(doc, dict) else None
+
+
+def _names(partitions: Any) -> list[str]:
+    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
+
+
+async def _unless_stopped(fetch: Any, stop: asyncio.Event) -> Any:
+    task, stopper = asyncio.ensure_future(fetch), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+    return task.result() if task.done() and not task.cancelled() else None
+
+
+async def _quietly(step: Any) -> None:
+    with contextlib.suppress(Exception):  # shutdown: nothing useful to do with a failure here
+        await asyncio.wait_for(step, 5)
+
