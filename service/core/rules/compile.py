@@ -12,7 +12,7 @@ from typing import Any
 
 from service.core.rules.conditions import Context, compile_condition
 from service.core.rules.evaluate import check_template, make_renderer
-from service.core.rules.model import Problem, Rule, RulesError
+from service.core.rules.model import ACTIONS, Problem, Rule, RulesError
 from service.core.rules.ruleset import RuleSet
 from service.core.rules.yamltree import YamlProblem, YList, YMap, read_yaml
 
@@ -77,8 +77,9 @@ def _defaults(node: Any, line: int | None, report: Any) -> tuple[str, int]:
         if key not in DEFAULT_KEYS:
             report(node.lines[key], f"unknown key {key!r} in defaults (expected {', '.join(DEFAULT_KEYS)})")
     decision = node.get("decision", "approve")
-    if decision not in ("approve", "reject"):
-        report(node.lines.get("decision"), f"defaults.decision must be approve or reject, got {decision!r}")
+    if decision not in ACTIONS:
+        report(node.lines.get("decision"), f"defaults.decision must be approve, reject or review, got {decision!r}")
+        decision = "approve"
     priority = node.get("priority", 0)
     if not _is_int(priority):
         report(node.lines.get("priority"), f"defaults.priority must be a whole number, got {priority!r}")
@@ -143,8 +144,8 @@ def _rule(
     if not _is_int(priority):
         fail(at("priority"), f"`priority` must be a whole number, got {priority!r}")
     action = node.get("action")
-    if action not in ("approve", "reject"):
-        fail(at("action", node.line), f"`action` must be approve or reject, got {action!r}")
+    if action not in ACTIONS:
+        fail(at("action", node.line), f"`action` must be approve, reject or review, got {action!r}")
     stop = node.get("stop", False)
     if not isinstance(stop, bool):
         fail(at("stop"), f"`stop` must be true or false, got {stop!r}")
@@ -153,10 +154,12 @@ def _rule(
         for key in ("reason", "message", "stop"):
             if key in node:
                 fail(at(key), f"`{key}` does not apply to approve rules (an approve rule always stops)")
-    elif action == "reject":
+    elif action in ("reject", "review"):
+        if action == "review" and "stop" in node:
+            fail(at("stop"), "`stop` does not apply to review rules (a reject further down must still win)")
         if not isinstance(reason, str) or not _CODE.fullmatch(reason):
             wanted = "a `reason` code, lowercase with dots (quality.too_low)"
-            fail(at("reason", node.line), f"reject rules need {wanted}, got {reason!r}")
+            fail(at("reason", node.line), f"{action} rules need {wanted}, got {reason!r}")
         elif reason.startswith(RESERVED_CODES):
             fail(at("reason"), f"reason codes starting with {', '.join(RESERVED_CODES)} are reserved")
         message = description if message is None else message
@@ -176,5 +179,5 @@ def _rule(
         fail(node.line, "`when` is required (the condition under which the rule fires)")
     if failed or when is None:
         return None
-    render = make_renderer(message, name) if action == "reject" else None
+    render = make_renderer(message, name) if action != "approve" else None
     return Rule(name, priority, action, reason, stop, when, render, description)
