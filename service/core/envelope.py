@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-from service.core.decision import SCHEMA_VERSION, Decision
+from service.core.decision import SCHEMA_VERSION, Decision, Outcome
 from service.core.reasons import Reason
 
 
@@ -45,7 +45,7 @@ class DecisionEvent:
     """Schema of the published decision (documentation and JSON Schema; the hot path builds dicts)."""
 
     schemaVersion: Literal[1]
-    decision: Literal["approved", "rejected"]
+    decision: Outcome  # "approved" | "rejected" | "review" (service/core/decision.py)
     reasons: list[Reason]
     rulesFired: list[str]
     rulesVersion: str
