@@ -16,6 +16,7 @@ import orjson
 from service.cli import config as cli_config
 from service.cli import kafka as cli_kafka
 from service.cli import keys as cli_keys
+from service.cli import review as cli_review
 from service.cli import rules as cli_rules
 from service.core.envelope import reason_dict
 from service.core.signature import Keyring
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_rules.add_rules_parser(sub)
     cli_kafka.add_parsers(sub)
     cli_config.add_config_parser(sub)
+    cli_review.add_review_parser(sub)
     return parser
 
 

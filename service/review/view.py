@@ -53,6 +53,19 @@ class HeldItem:
             return 0.0
 
 
+async def fetch_metadata(consumer: AIOKafkaConsumer) -> Any:
+    """Fresh cluster metadata. ``consumer.topics()`` fetches it but keeps it from ``partitions_for_topic`` of
+    topics the consumer neither subscribed to nor was assigned (aiokafka 0.14): read the fetched one (private)."""
+    return await consumer._client.fetch_all_metadata()
+
+
+async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True
+
+
 def consumer_options(settings: Settings) -> dict[str, Any]:
     return {"bootstrap_servers": settings.bootstrap_servers, "isolation_level": "read_committed",
             "enable_auto_commit": False, "auto_offset_reset": "earliest", **settings.kafka_security()}
@@ -83,8 +96,8 @@ class ReviewView:
         """Every partition of the topics that exist (a topic created later is picked up by the next call)."""
         consumer = self._consumer
         assert consumer is not None
-        await consumer.topics()  # refreshes the metadata
-        wanted = {TopicPartition(t, p) for t in self.topics for p in (consumer.partitions_for_topic(t) or ())}
+        cluster = await fetch_metadata(consumer)
+        wanted = {TopicPartition(t, p) for t in self.topics for p in (cluster.partitions_for_topic(t) or ())}
         if wanted - self._assigned:
             new = wanted - self._assigned
             keep = {tp: await consumer.position(tp) for tp in self._assigned}
@@ -104,7 +117,7 @@ class ReviewView:
         end = await consumer.end_offsets(list(self._assigned))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(await consumer.position(tp) >= end[tp] for tp in self._assigned):
+            if await _reached(consumer, end):
                 return
             self._apply(await consumer.getmany(timeout_ms=200, max_records=2000))
         raise TimeoutError(f"could not read {', '.join(self.topics)} to the end in {timeout_s:.0f} s")

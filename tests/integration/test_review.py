@@ -1,0 +1,156 @@
+"""Human review on the real broker: held events settled by signed actions, exactly one final decision each.
+
+The service runs as real `moderation run` processes (its review settler inside) and reviewers use the real
+`moderation review` command; outputs are read with read_committed consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import orjson
+import pytest
+from crashlib import ServiceProcess
+from harness import create_topics, make_key
+from reviewlib import (
+    action_for,
+    cli,
+    cli_async,
+    finals,
+    outcomes,
+    pending,
+    produce_held,
+    read_all,
+    review_setup,
+    send_actions,
+    source_id,
+)
+
+from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
+from service.core.review_action import sign_action
+
+pytestmark = [pytest.mark.kafka]
+PARTITIONS = 3
+
+
+def test_held_article_is_settled_once_by_the_cli_and_races_forgeries_and_replays_settle_nothing(
+        kafka_bootstrap, unique_topic_prefix, tmp_path):
+    settings, article_key, review_key = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
+    asyncio.run(create_topics(settings, PARTITIONS))
+    service = ServiceProcess(settings, tmp_path / "service.log").start()
+    try:
+        asyncio.run(produce_held(settings, article_key, 3))
+        items = pending(settings, 3)
+        assert len(items) == 3, service.log_text()[-3000:]
+        first, second, third = (item["id"] for item in items)
+        assert items[0]["reasons"][0]["code"] == "review.borderline" and "borderline" in items[0]["title"]
+        assert [i["heldAt"] for i in items] == sorted(i["heldAt"] for i in items)  # oldest first
+
+        # 1. approve settles it: exit 0, and one final decision carrying the reviewer
+        done = cli(settings, "review", "approve", first, "--reviewer", "alice", "--note", "checked the source")
+        assert done.returncode == 0, (done.stdout, done.stderr, service.log_text()[-3000:])
+        again = cli(settings, "review", "reject", first, "--reviewer", "bob", "--reason", "review.nope")
+        assert again.returncode == 1 and "alice" in again.stdout
+        assert first not in [i["id"] for i in pending(settings, 0)]
+
+        # 2. unsigned, forged (an article key; an unknown review key) and replayed actions settle nothing
+        forger = SigningKey("reviewers", ED25519, frozenset(), material=os.urandom(32), purpose=REVIEW_ACTIONS)
+        unsigned = action_for(review_key, second, "mallory")
+        unsigned.pop("secured")
+        forged = sign_action({k: v for k, v in action_for(review_key, second, "mallory").items()
+                              if k != "secured"}, forger)
+        wrong_purpose = dict(action_for(review_key, second, "mallory"), keyId=article_key.key_id)
+        replayed_winner = _winning_action(settings, first)
+        replay_on_second = dict(replayed_winner, id=second)  # the signature covers the id: a forgery too
+        asyncio.run(send_actions(settings, [unsigned, forged, wrong_purpose, replay_on_second, replayed_winner],
+                                 PARTITIONS))
+        # the good action sent after them settles `second`: so the bad ones before it did not
+        done = cli(settings, "review", "reject", second, "--reviewer", "carol", "--reason", "review.misleading")
+        assert done.returncode == 0, (done.stdout, done.stderr)
+
+        # 3. two reviewers race on `third` from two processes: exactly one wins, the loser names the winner
+        racers = [cli_async(settings, "review", "approve", third, "--reviewer", "dave"),
+                  cli_async(settings, "review", "reject", third, "--reviewer", "erin", "--reason", "review.no")]
+        results = [(p.wait(90), *p.communicate()) for p in racers]
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 1], results
+        winner = "dave" if results[0][0] == 0 else "erin"
+        loser_out = next(out for code, out, _ in results if code == 1)
+        assert f"already settled by {winner}" in loser_out
+
+        # exactly one final decision per held event, with the right reviewer, outcome and source
+        events = asyncio.run(finals(settings))
+        by_source = {source_id(e): e for e in events}
+        assert sorted(source_id(e) for e in events) == sorted([first, second, third])
+        assert by_source[first]["decision"] == "approved" and by_source[first]["review"]["reviewer"] == "alice"
+        assert by_source[first]["review"]["note"] == "checked the source"
+        assert by_source[first]["review"]["heldReasons"][0]["code"] == "review.borderline"
+        assert by_source[second]["decision"] == "rejected" and by_source[second]["review"]["reviewer"] == "carol"
+        assert by_source[second]["reasons"][0]["code"] == "review.misleading"
+        assert by_source[third]["review"]["reviewer"] == winner
+        refusals = _refusals(settings)
+        for code in ("review.unsigned", "review.bad_signature", "review.replay"):
+            assert code in refusals, refusals
+        assert "review_action" in service.log_text()
+    finally:
+        service.kill()
+
+
+def _winning_action(settings, event_id: str) -> dict:
+    """The action record that settled ``event_id``, as it sits on the actions topic (to replay it)."""
+    records = asyncio.run(read_all(settings, [settings.review_actions_topic], timeout=10))
+    for record in records:
+        action = orjson.loads(record.value)
+        if action["id"] == event_id and action["reviewer"] == "alice":
+            return action
+    raise AssertionError("alice's action is not on the topic")
+
+
+def _refusals(settings) -> list[str]:
+    records = asyncio.run(read_all(settings, [settings.review_resolutions_topic], timeout=10))
+    values = [orjson.loads(r.value) for r in records if r.key.startswith((b"action:", b"record:"))]
+    return [v["refusal"] for v in values if v["status"] == "refused"]
+
+
+@pytest.mark.slow
+def test_sigkill_restart_and_a_second_instance_settle_each_event_once_and_lose_no_action(
+        kafka_bootstrap, unique_topic_prefix, tmp_path):
+    """24 held events, two actions each from different reviewers; instance A is SIGKILLed while it settles,
+    B takes over, A comes back. Every action gets exactly one outcome, every event exactly one final decision,
+    and the second action on each event is refused naming the first (state rebuilt from the changelog)."""
+    settings, article_key, review_key = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
+    asyncio.run(create_topics(settings, PARTITIONS))
+    a = ServiceProcess(settings, tmp_path / "a.log").start()
+    b = None
+    try:
+        n = 24
+        asyncio.run(produce_held(settings, article_key, n))
+        ids = [item["id"] for item in pending(settings, n)]
+        assert len(ids) == n
+        firsts = [action_for(review_key, i, f"first-{k}") for k, i in enumerate(ids)]
+        asyncio.run(send_actions(settings, firsts, PARTITIONS))
+        asyncio.run(outcomes(settings, 1))  # A is settling: kill it now, mid-stream
+        a.kill()
+        b = ServiceProcess(settings, tmp_path / "b.log").start()
+        seconds = [action_for(review_key, i, f"second-{k}", "rejected") for k, i in enumerate(ids)]
+        asyncio.run(send_actions(settings, seconds, PARTITIONS))
+        a = ServiceProcess(settings, tmp_path / "a2.log").start()  # a rebalance while B settles
+        counts = asyncio.run(outcomes(settings, 2 * n, timeout=120))
+        assert len(counts) == 2 * n, (len(counts), b.log_text()[-3000:])
+        assert set(counts.values()) == {1}, counts  # no action judged twice, none lost
+        events = asyncio.run(finals(settings))
+        assert sorted(source_id(e) for e in events) == sorted(ids)  # exactly one final decision each
+        assert all(e["review"]["reviewer"].startswith("first-") for e in events)
+        refusals = _refusals(settings)
+        assert refusals.count("review.already_settled") == n
+    finally:
+        a.kill()
+        if b is not None:
+            b.kill()
+
+
+def test_an_article_key_cannot_sign_actions_and_a_review_key_cannot_sign_articles(tmp_path):
+    article_key = make_key(tmp_path / "k")
+    with pytest.raises(ValueError, match="review-actions"):
+        sign_action({"id": "x"}, article_key)
