@@ -12,7 +12,7 @@ import os
 import orjson
 import pytest
 from crashlib import ServiceProcess
-from harness import create_topics, make_key
+from harness import create_topics
 from reviewlib import (
     action_for,
     cli,
@@ -150,7 +150,50 @@ def test_sigkill_restart_and_a_second_instance_settle_each_event_once_and_lose_n
             b.kill()
 
 
-def test_an_article_key_cannot_sign_actions_and_a_review_key_cannot_sign_articles(tmp_path):
-    article_key = make_key(tmp_path / "k")
-    with pytest.raises(ValueError, match="review-actions"):
-        sign_action({"id": "x"}, article_key)
+def test_a_settlement_left_open_by_a_killed_settler_is_aborted_and_the_action_applied_once(
+        kafka_bootstrap, unique_topic_prefix, tmp_path):
+    """The broker state a SIGKILL between "final decision sent" and "commit" leaves behind: an open transaction
+    of the partition's transactional id holding a final decision, a resolution and the action's offset. The
+    next owner's claim fences and aborts it; the action is judged again and applied exactly once."""
+    settings, article_key, review_key = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
+    asyncio.run(create_topics(settings, PARTITIONS))
+    service = ServiceProcess(settings, tmp_path / "service.log").start()
+    try:
+        asyncio.run(produce_held(settings, article_key, 1))
+        [event_id] = [item["id"] for item in pending(settings, 1)]
+    finally:
+        service.kill()
+    action = action_for(review_key, event_id, "frank")
+    asyncio.run(send_actions(settings, [action], PARTITIONS))
+    asyncio.run(_leave_open_settlement(settings, action))
+    service = ServiceProcess(settings, tmp_path / "service2.log").start()
+    try:
+        counts = asyncio.run(outcomes(settings, 1))
+        assert counts == {f"action:{action['actionId']}": 1}
+        events = asyncio.run(finals(settings))
+        assert [(source_id(e), e["review"]["reviewer"], e["review"]["note"]) for e in events] == \
+            [(event_id, "frank", "note by frank")]  # the zombie's "zombie" decision was never visible
+    finally:
+        service.kill()
+
+
+async def _leave_open_settlement(settings, action: dict) -> None:
+    from aiokafka import AIOKafkaProducer, TopicPartition
+
+    from service.review.settler import hashed_partition, review_settings
+
+    rs = review_settings(settings)
+    partition = hashed_partition(action["id"].encode(), PARTITIONS)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers,
+                                transactional_id=f"{rs.group_id}-{rs.review_actions_topic}-{partition}")
+    await producer.start()
+    await producer.begin_transaction()
+    fake = {"decision": "approved", "review": {"reviewer": "zombie", "note": "zombie"},
+            "source": dict(zip(("topic", "partition", "offset"), action["id"].rsplit(":", 2), strict=True))}
+    await producer.send_and_wait(settings.approved_topic, orjson.dumps(fake), key=b"k")
+    await producer.send_and_wait(settings.review_resolutions_topic, orjson.dumps({"type": "resolution",
+                                 "reviewer": "zombie"}), key=action["id"].encode(), partition=partition)
+    await producer.send_offsets_to_transaction({TopicPartition(rs.review_actions_topic, partition): 1}, rs.group_id)
+    # SIGKILL here: no commit, no abort. Drop the connection without ending the transaction.
+    producer._sender._sender_task.cancel()
+    await producer.client.close()
