@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint schemas bench bench-quick broker clean
+.PHONY: install browser run test test-unit lint schemas bench bench-quick broker clean
 
 install: $(STAMP)
 
@@ -17,10 +17,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The console test drives a real headless Chromium: Debian's chromium and chromium-driver (selenium finds the
+# driver at /usr/bin/chromedriver; it cannot download one here). Skipped when both are there; needs root
+# (CI runs as root) or sudo.
+browser:
+	@if [ -x /usr/bin/chromedriver ] && command -v chromium > /dev/null; then :; else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
 run: install
 	$(BIN)/python -m devtools.devrun
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 test-unit: install

@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_kafka.add_parsers(sub)
     cli_config.add_config_parser(sub)
     cli_review.add_review_parser(sub)
+    cli_review.add_console_parser(sub)
     return parser
 
 

@@ -142,3 +142,59 @@ async def _act(args: argparse.Namespace) -> int:
         print(f"{args.id}: already settled by {result.outcome.get('settledBy')} at {result.outcome.get('settledAt')}")
         return ALREADY_SETTLED
     raise _Usage(f"the service refused the action ({result.outcome.get('refusal')}): {result.outcome.get('message')}")
+
+
+def add_console_parser(subparsers: Any) -> None:
+    console = subparsers.add_parser("console", help="serve the reviewers' web console; add-reviewer makes accounts")
+    console.add_argument("--config", type=Path, help="YAML configuration file")
+    console.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (default: settings)")
+    console.set_defaults(func=_console)
+    sub = console.add_subparsers(dest="console_command", metavar="ACTION")
+    add = sub.add_parser("add-reviewer", help="add a reviewer (or change a password) in the accounts file")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--accounts", type=Path, help="accounts file (default: MODERATION_CONSOLE_ACCOUNTS)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin (no prompt)")
+    add.add_argument("--config", type=Path, help="YAML configuration file")
+    add.set_defaults(func=_add_reviewer)
+
+
+def _add_reviewer(args: argparse.Namespace) -> int:
+    import getpass
+
+    from service.review.console.accounts import AccountError, add_reviewer
+
+    path = args.accounts or load_settings(args.config).console_accounts
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("moderation console: the passwords differ", file=sys.stderr)
+            return USAGE
+    try:
+        add_reviewer(path, args.name, password)
+    except AccountError as exc:
+        print(f"moderation console: {exc}", file=sys.stderr)
+        return USAGE
+    print(f"reviewer {args.name} saved in {path}")
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    import structlog
+
+    from service.ops.logs import configure_logging
+    from service.review.console import serve_console
+
+    try:
+        settings = _settings(args)
+        key = load_review_key(settings)
+    except _Usage as exc:
+        print(f"moderation console: {exc}", file=sys.stderr)
+        return USAGE
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve_console(settings, key, structlog.get_logger("console")))
+    except KeyboardInterrupt:
+        return 0
+    return 0
