@@ -25,14 +25,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     MODERATION_KEYS_DIR=/keys \
     MODERATION_HTTP_HOST=0.0.0.0 \
     MODERATION_HTTP_PORT=9108
-# /keys and /signing exist and belong to the user, so named volumes mounted there inherit that owner and
+# /keys, /signing, /review-signing and /accounts exist and belong to the user, so named volumes mounted there inherit that owner and
 # keygen (same user) can write them while the key files keep strict modes.
 RUN groupadd --system --gid 10001 moderation \
  && useradd --system --uid 10001 --gid moderation --home-dir /app --no-create-home \
             --shell /usr/sbin/nologin moderation \
- && mkdir -p /app /keys /signing \
- && chown moderation:moderation /keys /signing \
- && chmod 700 /keys /signing
+ && mkdir -p /app /keys /signing /review-signing /accounts \
+ && chown moderation:moderation /keys /signing /review-signing /accounts \
+ && chmod 700 /keys /signing /review-signing /accounts
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Default publish rules at /app/config/rules.yaml (MODERATION_RULES_PATH=config/rules.yaml, relative to /app).

@@ -77,6 +77,9 @@ def document() -> dict[str, Any]:
         "incoming": (defaults.input_topic, "Article", "input_topic", "Article events to moderate."),
         "approved": (defaults.approved_topic, "Decision", "approved_topic", "Decisions that approve the article."),
         "rejected": (defaults.rejected_topic, "Decision", "rejected_topic", "Decisions that reject the event."),
+        "review": (defaults.review_topic, "Decision", "review_topic", "Decisions held for a person (decision "
+                   "`review`); a reviewer's action settles each one exactly once, as a decision with a `review` "
+                   "block on the approved or rejected topic, with the same `source`."),
         "deadletter": (defaults.deadletter_topic, "DeadLetter", "deadletter_topic", "Records that could not be "
                        "decided because of a bug; their input offsets are committed like any other."),
     }

@@ -41,6 +41,17 @@ class Original:
 
 
 @dataclass(frozen=True)
+class ReviewBlock:
+    """How a person settled a held event (final decisions written by the review settler only)."""
+
+    reviewer: str
+    note: str
+    actionAt: datetime
+    heldReasons: list[Reason]  # the reasons the event was held for
+    heldAt: datetime  # the held decision's decidedAt
+
+
+@dataclass(frozen=True)
 class DecisionEvent:
     """Schema of the published decision (documentation and JSON Schema; the hot path builds dicts)."""
 
@@ -55,6 +66,8 @@ class DecisionEvent:
     source: Source
     article: dict[str, Any] | None
     original: Original | None
+    # Only on the final decision for a held event: the reviewer's settlement (service/review/settler.py).
+    review: ReviewBlock | None = None
 
 
 def _iso(moment: datetime) -> str:

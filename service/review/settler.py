@@ -172,7 +172,7 @@ class Settler:
         keyring = self.keys()
         keys = {k.key_id: k for k in keyring if k.purpose == REVIEW_ACTIONS}
         count = len(self.consumer.partitions_for_topic(tp.topic) or ()) or 1
-        outgoing: list[tuple[str, int | None, bytes | None, bytes]] = []
+        outgoing: list[tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]] = []
         lines = []
         for record in records:
             verdict = await self._judge(record, tp, count, keys, scratch)
@@ -186,9 +186,10 @@ class Settler:
                 final = final_decision(held.event, verdict.action, now)
                 topic = self.settings.approved_topic if verdict.action["action"] == "approved" \
                     else self.settings.rejected_topic
-                outgoing.append((topic, None, held.key, encode(final)))
+                headers = [("moderation-decision", final["decision"].encode()), ("moderation-review", b"settled")]
+                outgoing.append((topic, None, held.key, encode(final), headers))
                 outgoing.append((self.settings.review_resolutions_topic, tp.partition, held.id.encode(),
-                                 orjson.dumps(settled)))
+                                 orjson.dumps(settled), []))
                 scratch.resolved[held.id] = settled
             elif verdict.action is not None:
                 settled = scratch.resolved.get(verdict.action.get("id"))
@@ -196,7 +197,7 @@ class Settler:
                 scratch.seen.add(verdict.action_id)
             record_out = outcome(verdict, where, settled, now)
             outgoing.append((self.settings.review_resolutions_topic, tp.partition,
-                             outcome_key(verdict, where).encode(), orjson.dumps(record_out)))
+                             outcome_key(verdict, where).encode(), orjson.dumps(record_out), []))
             lines.append((verdict, where, settled))
         try:
             await asyncio.wait_for(self.delivery.commit(tp, records[-1].offset + 1, outgoing), SETTLE_TIMEOUT_S)
@@ -244,15 +245,14 @@ class _SettleDelivery(ExactlyOnce):
     """ExactlyOnce's producers and claim, with a transaction that places records on chosen partitions."""
 
     async def commit(self, tp: TopicPartition, next_offset: int,
-                     outgoing: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
+                     outgoing: list[tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
         producer = self._producers.get(tp)
         if producer is None:
             raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
         try:
             await producer.begin_transaction()
-            acks = [await producer.send(topic, value, key=key, partition=partition,
-                                        headers=[("moderation-review", b"1")])
-                    for topic, partition, key, value in outgoing]
+            acks = [await producer.send(topic, value, key=key, partition=partition, headers=headers)
+                    for topic, partition, key, value, headers in outgoing]
             await asyncio.gather(*acks)
             await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
             await producer.commit_transaction()

@@ -334,7 +334,8 @@ def cli_args(compose) -> dict[str, list]:
 
 
 def test_the_one_shots_run_moderation_commands_that_parse(cli_args):
-    assert [a.command for a in cli_args["keygen"]] == ["keygen"]
+    assert [a.command for a in cli_args["keygen"]] == ["keygen", "keygen"]  # the dev key, the reviewers' key
+    assert [a.purpose for a in cli_args["keygen"]] == ["articles", "review-actions"]
     assert [a.command for a in cli_args["seeder"]] == ["produce"]
     produce = cli_args["seeder"][0]
     assert (str(produce.sign_with), produce.timestamp, produce.paths) == (

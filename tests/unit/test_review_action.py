@@ -125,3 +125,21 @@ def test_key_files_carry_their_purpose_and_old_files_mean_articles(tmp_path):
 def test_held_ids_round_trip():
     assert ra.parse_held_id(ra.held_id("a.b-c", 2, 7)) == ("a.b-c", 2, 7)
     assert ra.parse_held_id("a:b:c") is None and ra.parse_held_id("x") is None
+
+
+def test_the_final_decision_matches_the_published_decision_schema():
+    import jsonschema
+
+    from service.core.decision import Decision
+    from service.core.envelope import Source, decision_event
+    from service.core.reasons import Reason
+
+    schema = json.loads((__import__("pathlib").Path(__file__).parents[2] / "schemas" / "decision.schema.json")
+                        .read_text())
+    held = Decision("review", (Reason("review.borderline", "borderline", "r", "title"),), ("r",), "sha256:x", NOW,
+                    "acme", {"title": "t"})
+    event = orjson.loads(orjson.dumps(decision_event(held, Source("in", 1, 42, 5), None, NOW),
+                                      option=orjson.OPT_UTC_Z))
+    jsonschema.validate(event, schema)
+    doc = ra.new_action("in:1:42", "approved", "alice", "", None, NOW, "k")
+    jsonschema.validate(ra.final_decision(event, doc, NOW), schema)
