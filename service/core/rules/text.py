@@ -17,6 +17,8 @@ or underscore. The capture group gives the term's own span.
 Case: unless ``case_sensitive``, literal terms and the text are both ``str.casefold()``-ed (full Unicode case
 folding: "STRASSE" matches "straße"). Regexes are not casefolded (that would corrupt escapes like
 ``\\S``); they run with RE2's case-insensitive option (simple case folding) on the original text.
+
+The compiled programs come from ``re2_compat`` (the one module touching google-re2's internals, and why).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from datetime import datetime
 from typing import Any
 
 import re2
+
+from service.core.rules.re2_compat import compile_program, unanchored_search
 
 MODES = ("word", "includes", "starts-with", "ends-with", "full-exact", "regex")
 MAX_MEM = 64 << 20  # per program; a 10,000-term alternation needs a few MB
@@ -37,21 +41,16 @@ _WRAP = {
     "starts-with": ("^(", ")"),
     "ends-with": ("(", ")$"),
 }
-_UNANCHORED = re2._Anchor.UNANCHORED
 
 TextTest = Callable[[Any, datetime], tuple[Any, Any] | None]
 
 
 def compile_regex(pattern: str, case_sensitive: bool = True) -> Any:
-    """The raw RE2 program (``re2._re2.RE2``) for ``pattern``. Raises ValueError naming RE2's complaint."""
-    options = re2.Options()
-    options.max_mem = MAX_MEM
-    options.log_errors = False
-    options.case_sensitive = case_sensitive
-    program = re2._re2.RE2(pattern.encode("utf-8"), options)
-    if not program.ok():
-        raise ValueError(f"RE2 cannot compile {_short(pattern)!r}: {program.error()}")
-    return program
+    """The RE2 program for ``pattern`` (see re2_compat). Raises ValueError naming RE2's complaint."""
+    try:
+        return compile_program(pattern, case_sensitive, MAX_MEM)
+    except ValueError as exc:
+        raise ValueError(f"RE2 cannot compile {_short(pattern)!r}: {exc}") from None
 
 
 def compile_text(terms: list[str], mode: str, case_sensitive: bool) -> TextTest:
@@ -80,14 +79,14 @@ def _exact(keys: frozenset[str], fold: bool) -> TextTest:
 
 
 def _searcher(program: Any, fold: bool) -> TextTest:
-    match = program.Match
+    match = unanchored_search(program)
 
     def search(value: Any, now: datetime) -> tuple[Any, Any] | None:
         if value is None:
             return None
         text = value.casefold() if fold else value
         data = text.encode("utf-8")
-        spans = match(_UNANCHORED, data, 0, len(data))
+        spans = match(data, 0, len(data))
         if spans[0][0] < 0:
             return None
         return (value, _quote(value, text, data, spans[1]))
