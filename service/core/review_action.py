@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,9 +56,12 @@ def parse_held_id(text: str) -> tuple[str, int, int] | None:
 
 
 def new_action(event_id: str, action: str, reviewer: str, note: str, reason: str | None, action_at: datetime,
-               key_id: str, action_id: str | None = None) -> dict[str, Any]:
-    """An unsigned action (``sign_action`` adds ``secured``). Raises ValueError for what ``judge`` would refuse."""
-    doc = {"schemaVersion": SCHEMA_VERSION, "actionId": action_id or secrets.token_hex(16), "id": event_id,
+               key_id: str, action_id: str) -> dict[str, Any]:
+    """An unsigned action (``sign_action`` adds ``secured``). Raises ValueError for what ``judge`` would refuse.
+
+    ``action_id`` (32 random hex digits) and the signing nonce are drawn by the shell (service/review/submit.py):
+    the core draws no randomness."""
+    doc = {"schemaVersion": SCHEMA_VERSION, "actionId": action_id, "id": event_id,
            "action": action, "reviewer": reviewer, "note": note or "", "reason": reason,
            "actionAt": action_at.isoformat().replace("+00:00", "Z"), "keyId": key_id}
     problem = _shape_problem(doc)
@@ -68,10 +70,12 @@ def new_action(event_id: str, action: str, reviewer: str, note: str, reason: str
     return doc
 
 
-def sign_action(doc: Mapping[str, Any], key: SigningKey, nonce: bytes | None = None) -> dict[str, Any]:
+def sign_action(doc: Mapping[str, Any], key: SigningKey, nonce: bytes) -> dict[str, Any]:
+    """``doc`` with ``secured`` set; ``nonce``: 16 fresh random bytes (service.signing.new_nonce())."""
     if not isinstance(key, SigningKey) or key.purpose != REVIEW_ACTIONS:
         raise ValueError(f"key {getattr(key, 'key_id', '?')} is not a review-actions signing key")
-    nonce = secrets.token_bytes(NONCE_LENGTH) if nonce is None else nonce
+    if len(nonce) != NONCE_LENGTH:
+        raise ValueError(f"the nonce must be {NONCE_LENGTH} bytes")
     tag = key.sign(ACTION_PREFIX + nonce + canonical_bytes(doc))
     return {**doc, SECURED: f"{base64.b64encode(tag).decode()};{base64.b64encode(nonce).decode()}"}
 

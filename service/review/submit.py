@@ -9,6 +9,7 @@ read *before* sending; it is read with read_committed, so only a committed verdi
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from service.core.review_action import encode_action, new_action, sign_action
 from service.review.settler import hashed_partition
 from service.review.view import consumer_options, fetch_metadata
 from service.settings import Settings
+from service.signing import new_nonce
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,10 @@ class Result:
 
 def signed_action(key: SigningKey, event_id: str, action: str, reviewer: str, note: str = "",
                   reason: str | None = None) -> dict[str, Any]:
-    """A signed action. Raises ValueError for what the settler would refuse as malformed."""
-    return sign_action(new_action(event_id, action, reviewer, note, reason, datetime.now(UTC), key.key_id), key)
+    """A signed action with a fresh random action id and nonce. Raises ValueError for what the settler would
+    refuse as malformed."""
+    doc = new_action(event_id, action, reviewer, note, reason, datetime.now(UTC), key.key_id, secrets.token_hex(16))
+    return sign_action(doc, key, new_nonce())
 
 
 async def submit(settings: Settings, action: dict[str, Any], timeout_s: float = 30.0) -> Result:

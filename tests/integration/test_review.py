@@ -59,7 +59,7 @@ def test_held_article_is_settled_once_by_the_cli_and_races_forgeries_and_replays
         unsigned = action_for(review_key, second, "mallory")
         unsigned.pop("secured")
         forged = sign_action({k: v for k, v in action_for(review_key, second, "mallory").items()
-                              if k != "secured"}, forger)
+                              if k != "secured"}, forger, os.urandom(16))
         wrong_purpose = dict(action_for(review_key, second, "mallory"), keyId=article_key.key_id)
         replayed_winner = _winning_action(settings, first)
         replay_on_second = dict(replayed_winner, id=second)  # the signature covers the id: a forgery too

@@ -28,10 +28,18 @@ def article_key() -> SigningKey:
     return SigningKey("acme", ED25519, frozenset({"acme.example"}), material=os.urandom(32))
 
 
+def new_action(event_id, verb, reviewer, note, reason, at, key_id) -> dict:
+    return ra.new_action(event_id, verb, reviewer, note, reason, at, key_id, os.urandom(16).hex())
+
+
+def sign(doc, key) -> dict:
+    return ra.sign_action(doc, key, os.urandom(16))
+
+
 def action(key: SigningKey, verb: str = "approved", **changes) -> dict:
-    doc = ra.new_action(EVENT, verb, "alice", "looks fine", "review.no" if verb == "rejected" else None, NOW,
-                        key.key_id)
-    return ra.sign_action({**doc, **changes}, key)
+    doc = new_action(EVENT, verb, "alice", "looks fine", "review.no" if verb == "rejected" else None, NOW,
+                     key.key_id)
+    return sign({**doc, **changes}, key)
 
 
 def judge(doc, keys, *, key=EVENT_KEY, partition_ok=True, held=True, settled=None, seen=frozenset()):
@@ -67,15 +75,15 @@ def test_refusals_have_stable_codes():
 def test_an_article_key_never_verifies_actions_and_a_review_key_never_verifies_articles():
     art, rev = article_key(), review_key()
     with pytest.raises(ValueError, match="review-actions"):
-        ra.sign_action(ra.new_action(EVENT, "approved", "a", "", None, NOW, art.key_id), art)
+        sign(new_action(EVENT, "approved", "a", "", None, NOW, art.key_id), art)
     # an action signed (by hand) with the article key's material under its id is refused
-    forged = ra.sign_action(ra.new_action(EVENT, "approved", "a", "", None, NOW, art.key_id),
+    forged = sign(new_action(EVENT, "approved", "a", "", None, NOW, art.key_id),
                             SigningKey(art.key_id, ED25519, frozenset(), material=art.material, purpose=REVIEW_ACTIONS))
     assert judge(forged, [art]).refusal == ra.BAD_SIGNATURE
     with pytest.raises(ValueError, match="cannot sign articles"):
-        sign_document({"title": "x", "provider": {"domain": "acme.example"}}, rev)
+        sign_document({"title": "x", "provider": {"domain": "acme.example"}}, rev, os.urandom(16))
     document = {"title": "x", "provider": {"domain": "acme.example"}}
-    document["secured"] = sign_document(document, art)
+    document["secured"] = sign_document(document, art, os.urandom(16))
     disguised = SigningKey("rev", ED25519, frozenset(), material=art.material, purpose=REVIEW_ACTIONS)
     assert Keyring([disguised.verification_key()]).candidates("acme.example") == ()
     assert verify_document(document, Keyring([disguised.verification_key()]), NOW) != "rev"
@@ -83,11 +91,11 @@ def test_an_article_key_never_verifies_actions_and_a_review_key_never_verifies_a
 
 def test_malformed_actions_are_refused_before_signing():
     with pytest.raises(ValueError, match="reason code"):
-        ra.new_action(EVENT, "rejected", "alice", "", None, NOW, "k")
+        new_action(EVENT, "rejected", "alice", "", None, NOW, "k")
     with pytest.raises(ValueError, match="id must be"):
-        ra.new_action("nonsense", "approved", "alice", "", None, NOW, "k")
+        new_action("nonsense", "approved", "alice", "", None, NOW, "k")
     with pytest.raises(ValueError, match="reviewer"):
-        ra.new_action(EVENT, "approved", " ", "", None, NOW, "k")
+        new_action(EVENT, "approved", " ", "", None, NOW, "k")
 
 
 def test_the_final_decision_keeps_the_held_envelope_and_adds_the_review_block():
@@ -95,7 +103,7 @@ def test_the_final_decision_keeps_the_held_envelope_and_adds_the_review_block():
             "rulesFired": ["r"], "decidedAt": "2026-12-01T10:00:00Z",
             "source": {"topic": "articles.incoming", "partition": 1, "offset": 42, "timestamp": 1},
             "article": {"title": "t"}, "signer": "acme"}
-    doc = ra.new_action(EVENT, "rejected", "alice", "misleading", "review.misleading", NOW, "k")
+    doc = new_action(EVENT, "rejected", "alice", "misleading", "review.misleading", NOW, "k")
     final = ra.final_decision(held, doc, NOW)
     assert final["decision"] == "rejected" and final["source"] == held["source"] and final["signer"] == "acme"
     assert final["reasons"] == [{"code": "review.misleading", "rule": None, "message": "misleading", "path": None}]
@@ -141,5 +149,5 @@ def test_the_final_decision_matches_the_published_decision_schema():
     event = orjson.loads(orjson.dumps(decision_event(held, Source("in", 1, 42, 5), None, NOW),
                                       option=orjson.OPT_UTC_Z))
     jsonschema.validate(event, schema)
-    doc = ra.new_action("in:1:42", "approved", "alice", "", None, NOW, "k")
+    doc = new_action("in:1:42", "approved", "alice", "", None, NOW, "k")
     jsonschema.validate(ra.final_decision(event, doc, NOW), schema)
