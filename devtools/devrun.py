@@ -60,7 +60,7 @@ def ensure_dev_key(paths: list[str]) -> Path:
 async def show_decisions(bootstrap: str, stop: asyncio.Event, ready: asyncio.Event) -> None:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer("articles.approved", "articles.rejected", "articles.deadletter",
+    consumer = AIOKafkaConsumer("articles.approved", "articles.rejected", "articles.deadletter", "articles.review",
                                 bootstrap_servers=bootstrap, isolation_level="read_committed",
                                 auto_offset_reset="latest", enable_auto_commit=False)
     await consumer.start()

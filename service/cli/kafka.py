@@ -84,12 +84,12 @@ async def _topics(args: argparse.Namespace) -> int:
 
 
 async def _watch(args: argparse.Namespace) -> int:
-    """Print one line per decision as it arrives: decision, reasons, title."""
+    """Print one line per decision as it arrives (held ones too): decision, reasons, title."""
     from aiokafka import AIOKafkaConsumer
 
     s = _settings(args)
     consumer = AIOKafkaConsumer(
-        s.approved_topic, s.rejected_topic, s.deadletter_topic, bootstrap_servers=s.bootstrap_servers,
+        s.approved_topic, s.rejected_topic, s.deadletter_topic, s.review_topic, bootstrap_servers=s.bootstrap_servers,
         isolation_level="read_committed", auto_offset_reset="earliest" if args.from_beginning else "latest",
         enable_auto_commit=False, **s.kafka_security(),
     )

@@ -65,7 +65,16 @@ def _run(action: Any) -> Any:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, bootstrap_servers=args.bootstrap_servers)
+    from pydantic import ValidationError
+
+    from service.settings import describe_error
+
+    try:
+        return load_settings(args.config, bootstrap_servers=args.bootstrap_servers)
+    except ValidationError as exc:
+        raise _Usage(f"invalid configuration: {describe_error(exc)}") from None
+    except (ValueError, OSError) as exc:
+        raise _Usage(f"invalid configuration: {exc}") from None
 
 
 async def _view(settings: Settings) -> Any:
@@ -163,7 +172,12 @@ def _add_reviewer(args: argparse.Namespace) -> int:
 
     from service.review.console.accounts import AccountError, add_reviewer
 
-    path = args.accounts or load_settings(args.config).console_accounts
+    try:
+        defaults = argparse.Namespace(config=args.config, bootstrap_servers=None)
+        path = args.accounts or _settings(defaults).console_accounts
+    except _Usage as exc:
+        print(f"moderation console: {exc}", file=sys.stderr)
+        return USAGE
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
