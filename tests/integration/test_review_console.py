@@ -22,7 +22,7 @@ import orjson
 import pytest
 from crashlib import MODERATION, ROOT, ServiceProcess, service_env
 from harness import create_topics, produce, recent_ms
-from reviewlib import borderline, finals, pending, review_setup, source_id
+from reviewlib import borderline, cli, finals, pending, review_setup, source_id
 
 from service.review.console.accounts import add_reviewer
 from service.signing import sign_event
@@ -177,10 +177,17 @@ def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_sta
         SCREENSHOT.parent.mkdir(exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT))  # the README's picture: a queue, and what was settled
 
-        # the final decision is on the topic, once, with the session's reviewer
+        # the page updates itself: another reviewer settles the AP item from the CLI, the row goes away
+        ap_id = next(i["id"] for i in items if i["provider"] == "apnews.com")
+        done = cli(settings, "review", "reject", ap_id, "--reviewer", "bob", "--reason", "review.hype")
+        assert done.returncode == 0, done.stderr
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.held")) == 1)
+        assert any("bob" in row.text for row in driver.find_elements(By.CSS_SELECTOR, "tr.settled"))
+
+        # the final decisions are on the topics, once each, with the reviewers
         events = asyncio.run(finals(settings))
-        assert [(source_id(e), e["decision"], e["review"]["reviewer"]) for e in events] == \
-            [(benign, "approved", "alice")]
+        assert sorted((source_id(e), e["decision"], e["review"]["reviewer"]) for e in events) == \
+            sorted([(benign, "approved", "alice"), (ap_id, "rejected", "bob")])
 
         # requests a browser would not send: no CSRF token, a forged reviewer field, a settled event again
         client = _Client(base)
@@ -198,7 +205,7 @@ def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_sta
         status, body, _ = client.request(f"/item/{urllib.parse.quote(benign, safe='')}/settle",
                                          {"csrf": token, "action": "rejected", "reason": "review.no"})
         assert status == 409 and "Already settled by alice" in body
-        assert hostile_id in [i["id"] for i in pending(settings, 2)]  # the refused ones settled nothing
+        assert [i["id"] for i in pending(settings, 1)] == [hostile_id]  # the refused ones settled nothing
 
         # sign-in attempts are rate-limited: the browser's wrong password above was the first of five failures
         other = _Client(base)
