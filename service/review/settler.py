@@ -43,7 +43,7 @@ from service.core.review_action import (
     resolution,
 )
 from service.kafka.delivery import ExactlyOnce, _abort_and_close
-from service.review.view import ReviewView, consumer_options
+from service.review.view import ReviewView, consumer_options, fetch_metadata
 from service.settings import Settings
 
 CLAIM_TIMEOUT_S, REBUILD_TIMEOUT_S, SETTLE_TIMEOUT_S = 20.0, 30.0, 25.0
@@ -155,6 +155,9 @@ class Settler:
         reader = AIOKafkaConsumer(**consumer_options(self.settings))
         await reader.start()
         try:
+            if partition not in ((await fetch_metadata(reader)).partitions_for_topic(tp.topic) or ()):
+                raise KafkaError(f"{tp.topic} has no partition {partition}: it must have as many partitions as "
+                                 f"{self.settings.review_actions_topic} (moderation topics create makes both)")
             reader.assign([tp])
             await reader.seek_to_beginning(tp)
             end = (await reader.end_offsets([tp]))[tp]
