@@ -38,7 +38,6 @@ from service.core.review_action import (
     judge,
     outcome,
     outcome_key,
-    parse_held_id,
     read_action,
     resolution,
 )
@@ -221,14 +220,22 @@ class Settler:
     async def _judge(self, record: Any, tp: TopicPartition, count: int, keys: dict[str, Any],
                      state: PartitionState) -> Verdict:
         event_id = _event_id(record.value)
-        if event_id is not None and event_id not in self.view.held and parse_held_id(event_id) is not None:
-            with contextlib.suppress(Exception):  # not seen yet: read the review topic up to now, then judge
-                await self.view.catch_up()
         partition_ok = record.key is not None and hashed_partition(record.key, count) == tp.partition
         when = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp and record.timestamp > 0 \
             else datetime.now(UTC)
-        return judge(record.value, record.key, partition_ok, keys, when,
-                     held=event_id in self.view.held, settled=state.resolved.get(event_id or ""), seen=state.seen)
+
+        def verdict() -> Verdict:
+            return judge(record.value, record.key, partition_ok, keys, when, held=event_id in self.view.held,
+                         settled=state.resolved.get(event_id or ""), seen=state.seen)
+
+        first = verdict()
+        if first.refusal != UNKNOWN_EVENT:
+            return first
+        # A signed, well-placed action on an event this view has not read yet: read the review topic up to now
+        # and judge again (only then: forged records never cost a read of the topic).
+        with contextlib.suppress(Exception):
+            await self.view.catch_up()
+        return verdict()
 
     def _log(self, verdict: Verdict, where: str, settled: dict[str, Any] | None) -> None:
         """The canonical line per action; a refusal of an unsigned or forged action is a warning."""
