@@ -110,7 +110,7 @@ def _quote(value: str, text: str, data: bytes, span: tuple[int, int], fold: bool
     this cannot be told, the matched normal form is quoted instead."""
     matched = data[span[0] : span[1]].decode("utf-8")
     start = len(data[: span[0]].decode("utf-8"))
-    found = original_span(value, start, start + len(matched), fold)
+    found = original_span(value, text, start, start + len(matched), fold)
     return matched if found is None else value[found[0] : found[1]]
 
 
