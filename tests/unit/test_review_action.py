@@ -11,7 +11,15 @@ import pytest
 
 from service.cli import main
 from service.core import review_action as ra
-from service.core.keys import ED25519, HMAC_SHA256, REVIEW_ACTIONS, InvalidKeyError, SigningKey, key_from_json
+from service.core.keys import (
+    ED25519,
+    HMAC_SHA256,
+    REVIEW_ACTIONS,
+    InvalidKeyError,
+    SigningKey,
+    key_from_json,
+    key_to_json,
+)
 from service.core.signature import Keyring, sign_document, verify_document
 from service.files.keydir import load_keyring, read_key_file
 
@@ -112,8 +120,9 @@ def test_the_final_decision_keeps_the_held_envelope_and_adds_the_review_block():
 
 
 def test_key_files_carry_their_purpose_and_old_files_mean_articles(tmp_path):
-    assert key_from_json({"keyId": "a", "algorithm": ED25519, "providers": ["x.org"],
-                          "publicKey": "A" * 43 + "="}, type(article_key().verification_key())).purpose == "articles"
+    public = key_to_json(article_key().verification_key())["publicKey"]
+    assert key_from_json({"keyId": "a", "algorithm": ED25519, "providers": ["x.org"], "publicKey": public},
+                         type(article_key().verification_key())).purpose == "articles"
     with pytest.raises(InvalidKeyError, match="no providers"):
         SigningKey("r", ED25519, frozenset({"x.org"}), material=os.urandom(32), purpose=REVIEW_ACTIONS)
     with pytest.raises(InvalidKeyError, match="purpose"):

@@ -6,15 +6,16 @@ r"""The form text is matched in, so spelling cannot hide a term: ``ＣＡＳＩ�
                                 accents: ``cafe\u0301`` is ``café``);
                              3. with ``fold``, full Unicode case folding (``str.casefold``), then NFKC again
                                 (folding can undo a composition).
-    original_span(value, start, end, fold)
-                             the part of ``value`` whose normal form is ``normal_form(value)[start:end]``, so a
-                             message quotes what the producer wrote, not the normal form.
+    original_span(value, normal, start, end, fold)
+                             the part of ``value`` whose normal form is ``normal[start:end]``, so a message quotes
+                             what the producer wrote, not the normal form.
 
 ASCII text (most of it) is only case-folded: NFKC leaves ASCII alone and ASCII has no format characters.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from service.core.rules.re2_compat import compile_program, unanchored_search
@@ -61,27 +62,52 @@ def normal_form(text: str, fold: bool) -> str:
     return unicodedata.normalize("NFKC", text.casefold()) if fold else text
 
 
-def original_span(value: str, start: int, end: int, fold: bool) -> tuple[int, int] | None:
-    """Indexes ``(i, j)`` such that ``value[i:j]`` is what ``normal_form(value, fold)[start:end]`` came from,
-    or None when that cannot be told (normalization joined characters across the boundaries it maps by)."""
-    normal = normal_form(value, fold)
-    if normal == (value.casefold() if fold else value) and len(normal) == len(value):
-        return start, end  # nothing changed length: one character for one (casefold never drops a character)
-    # Walk the value in segments that normalize independently: a character with canonical combining class 0
-    # and the combining marks after it. Only runs for a rule that matched, and stops at the match's end.
-    first = last = None
-    position, i, size = 0, 0, len(value)
-    while i < size and position < end:
+# original_span works in two passes so that its cost stays bounded on hostile text: chunks of about _CHUNK
+# characters, each cut just before an ASCII character (normalization never joins a character with an ASCII one
+# after it: no composition ends in ASCII, case folding and Cf removal work per character), normalized whole;
+# then the characters of the one chunk holding the offset, at most _MAX_STEPS of them.
+_CHUNK = 256
+_MAX_STEPS = 512
+_ASCII = re.compile(r"[\x00-\x7f]")
+
+
+def original_span(value: str, normal: str, start: int, end: int, fold: bool) -> tuple[int, int] | None:
+    """Indexes ``(i, j)`` such that ``value[i:j]`` is what ``normal[start:end]`` came from (``normal`` being
+    ``normal_form(value, fold)``), or None when that cannot be told cheaply: normalization joined characters
+    across the boundaries it maps by, or over 512 non-ASCII characters in a row come before the offset."""
+    if value.isascii():
+        return start, end  # ASCII is only case-folded, one character for one
+    if start >= end:
+        return None
+    first = _segment_holding(value, start, fold)
+    last = _segment_holding(value, end - 1, fold)
+    if first is None or last is None or normal[start:end] not in normal_form(value[first[0] : last[1]], fold):
+        return None
+    return first[0], last[1]
+
+
+def _segment_holding(value: str, offset: int, fold: bool) -> tuple[int, int] | None:
+    """The span of ``value`` whose normal form holds the normal form's character at ``offset``: a character with
+    canonical combining class 0 and the combining marks after it (which normalize together)."""
+    i = position = 0
+    size = len(value)
+    while True:  # whole chunks first
+        found = _ASCII.search(value, i + _CHUNK) if i + _CHUNK < size else None
+        cut = found.start() if found else size
+        if cut == size:
+            break
+        width = len(normal_form(value[i:cut], fold))
+        if position + width > offset:
+            break
+        position, i = position + width, cut
+    for _ in range(_MAX_STEPS):  # then one segment at a time
+        if i >= size:
+            return None
         j = i + 1
         while j < size and unicodedata.combining(value[j]):
             j += 1
         width = len(normal_form(value[i:j], fold))
-        if width:
-            if first is None and position + width > start:
-                first = i
-            last = j
-        position += width
-        i = j
-    if first is None or last is None or normal[start:end] not in normal_form(value[first:last], fold):
-        return None
-    return first, last
+        if width and position + width > offset:
+            return i, j
+        position, i = position + width, j
+    return None

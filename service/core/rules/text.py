@@ -16,7 +16,7 @@ or underscore. The capture group gives the term's own span.
 
 Normal form (``normal_form.py``): the text is matched after format characters are removed (zero-width space,
 soft hyphen...), NFKC (fullwidth letters, ligatures, composed accents) and, unless ``case_sensitive``, full
-Unicode case folding ("STRASSE" matches "straße", "ＣＡＳＩＮＯ" matches "casino", "cas\u200bino" too).
+Unicode case folding ("STRASSE" matches "straße", "ＣＡＳＩＮＯ" matches "casino", "cas<U+200B>ino" too).
 Literal terms get the same treatment. Regexes are not rewritten (casefolding would corrupt escapes like
 ``\\S``); they run on the NFKC text, format characters removed, with RE2's case-insensitive option (simple
 case folding). ``{match}`` quotes the original text the match came from (``original_span``).
@@ -110,7 +110,7 @@ def _quote(value: str, text: str, data: bytes, span: tuple[int, int], fold: bool
     this cannot be told, the matched normal form is quoted instead."""
     matched = data[span[0] : span[1]].decode("utf-8")
     start = len(data[: span[0]].decode("utf-8"))
-    found = original_span(value, start, start + len(matched), fold)
+    found = original_span(value, text, start, start + len(matched), fold)
     return matched if found is None else value[found[0] : found[1]]
 
 

@@ -174,7 +174,27 @@ def test_original_span_maps_back_or_says_it_cannot():
     value = "Große ＳＴＲＡＳＳＥ\u200b!"
     normal = normal_form(value, fold=True)
     start = normal.index("strasse")
-    assert value.__getitem__(slice(*original_span(value, start, start + 7, True))) == "ＳＴＲＡＳＳＥ"
+    assert value.__getitem__(slice(*original_span(value, normal, start, start + 7, True))) == "ＳＴＲＡＳＳＥ"
     # Hangul jamo compose across the boundaries the map walks by: it says so instead of guessing
     jamo = "\u1100\u1161"  # ᄀ + ᅡ -> 가 under NFKC
-    assert normal_form(jamo, fold=False) == "가" and original_span(jamo, 0, 1, False) is None
+    assert normal_form(jamo, fold=False) == "가" and original_span(jamo, "가", 0, 1, False) is None
+
+
+@pytest.mark.parametrize("filler", ["é’ ", "é’ a", "x\u200b"])
+def test_quoting_deep_in_a_long_text_maps_back_through_the_chunks(filler):
+    value = filler * 4000 + "Ｗin at ＣＡＳ\u200bＩＮＯ tonight" + filler * 100
+    assert matched_excerpt({"field": "excerpt", "text": "casino"}, value) == "ＣＡＳ\u200bＩＮＯ"
+
+
+def test_a_match_after_a_long_run_without_ascii_quotes_the_normal_form():
+    value = "é" * 5000 + "ＣＡＳＩＮＯ"  # past the bounded walk: the normal form is quoted, never a wrong span
+    assert matched_excerpt({"field": "excerpt", "text": "casino", "match": "includes"}, value) == "casino"
+    # one ASCII character is enough for the chunks to reach it
+    value = "é" * 5000 + " ＣＡＳＩＮＯ"
+    assert matched_excerpt({"field": "excerpt", "text": "casino"}, value) == "ＣＡＳＩＮＯ"
+
+
+def matched_excerpt(when: dict, text: str) -> str | None:
+    rules = load_rules(rules_yaml(reject_rule(when, message="{match}")), "t.yaml")
+    outcome = rules.evaluate(make_article(excerpt=text), {}, NOW)
+    return outcome.reasons[0].message if outcome.reasons else None
