@@ -1,13 +1,15 @@
 """The reviewer console in a real headless Chromium (Debian's chromium + chromedriver, selenium), on the real
 broker, with the service (and its settler) running as `moderation run` and the console as `moderation console`.
 
-Also saves the screenshot of the queue used by the README (docs/review-console.png).
+It saves a screenshot of the queue; with UPDATE_SCREENSHOTS=1 it replaces the README's, docs/review-console.png
+(otherwise it goes to the test's temporary directory, so a test run leaves the work tree as it was).
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.cookiejar
+import os
 import re
 import shutil
 import socket
@@ -97,11 +99,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 @needs_browser
 def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_stays_text(
         kafka_bootstrap, unique_topic_prefix, tmp_path):
+    """Sign-in (a wrong password refused), the queue with the hostile title as text, filters, the article view,
+    approve with a note and the result at once, the page updating itself, the final decisions on the topics,
+    and the requests a browser would not send (no CSRF token, a forged reviewer, a settled event) refused."""
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    settings, article_key, _ = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
+    # A short prefix: the ids it makes show in the README's screenshot.
+    prefix = f"demo-{unique_topic_prefix.rstrip('-').rsplit('-', 1)[-1]}."
+    settings, article_key, _ = review_setup(tmp_path, kafka_bootstrap, prefix)
     asyncio.run(create_topics(settings, 3))
     accounts = tmp_path / "reviewers.json"
     add_reviewer(accounts, "alice", PASSWORD)
@@ -174,8 +181,8 @@ def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_sta
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.held")) == 2)
         settled_rows = driver.find_elements(By.CSS_SELECTOR, "tr.settled")
         assert any("alice" in row.text and "source checked by phone" in row.text for row in settled_rows)
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOT))  # the README's picture: a queue, and what was settled
+        shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / SCREENSHOT.name
+        assert driver.save_screenshot(str(shot))  # the README's picture: a queue, and what was settled
 
         # the page updates itself: another reviewer settles the AP item from the CLI, the row goes away
         ap_id = next(i["id"] for i in items if i["provider"] == "apnews.com")
