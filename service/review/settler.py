@@ -20,14 +20,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
-from aiokafka.partitioner import murmur2
 
 from service.core.envelope import encode
 from service.core.keys import REVIEW_ACTIONS
@@ -41,31 +39,13 @@ from service.core.review_action import (
     read_action,
     resolution,
 )
-from service.kafka.delivery import ExactlyOnce, _abort_and_close
-from service.review.view import ReviewView, consumer_options, fetch_metadata
+from service.review.changelog import PartitionState, rebuild
+from service.review.transaction import Outgoing, SettleDelivery, hashed_partition, review_settings
+from service.review.view import ReviewView, consumer_options
 from service.settings import Settings
 
 CLAIM_TIMEOUT_S, REBUILD_TIMEOUT_S, SETTLE_TIMEOUT_S = 20.0, 30.0, 25.0
 BACKOFF_S = 1.0
-
-
-def review_settings(settings: Settings) -> Settings:
-    """The settings the settler's delivery runs with: its own group, hence its own transactional ids."""
-    return settings.model_copy(update={"group_id": f"{settings.group_id}-review",
-                                       "client_id": f"{settings.client_id}-review"})
-
-
-def hashed_partition(key: bytes, partitions: int) -> int:
-    """The partition aiokafka's (and the Java client's) default partitioner gives ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-@dataclass
-class PartitionState:
-    """What one actions partition has settled (by event id) and which signed action ids it has judged."""
-
-    resolved: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
 
 
 class Settler:
@@ -86,7 +66,7 @@ class Settler:
         s = self.rsettings
         self.consumer = AIOKafkaConsumer(group_id=s.group_id, client_id=f"{s.client_id}-consumer",
                                          max_poll_records=100, **consumer_options(s))
-        self.delivery = _SettleDelivery(s, self.consumer)
+        self.delivery = SettleDelivery(s, self.consumer)
         self.consumer.subscribe([s.review_actions_topic], listener=_Listener(self))
         try:
             while not stop.is_set():
@@ -132,7 +112,7 @@ class Settler:
             resume = await asyncio.wait_for(self.delivery.claim(partitions), timeout)
             # Only now: every earlier owner is fenced and its transaction completed, so the changelog is final.
             for tp in partitions:
-                self.states[tp] = await asyncio.wait_for(self._rebuild(tp.partition), REBUILD_TIMEOUT_S)
+                self.states[tp] = await asyncio.wait_for(rebuild(self.settings, tp.partition), REBUILD_TIMEOUT_S)
         except Exception as exc:
             self._retry_at = time.monotonic() + BACKOFF_S
             self.log.warning("review_claim_failed", error=repr(exc), partitions=_names(partitions))
@@ -147,34 +127,13 @@ class Settler:
         self.log.info("review_partitions_claimed", partitions=_names(partitions),
                       resolved={tp.partition: len(self.states[tp].resolved) for tp in partitions})
 
-    async def _rebuild(self, partition: int) -> PartitionState:
-        """The partition's state from its resolutions partition, read to the end with read_committed."""
-        state = PartitionState()
-        tp = TopicPartition(self.settings.review_resolutions_topic, partition)
-        reader = AIOKafkaConsumer(**consumer_options(self.settings))
-        await reader.start()
-        try:
-            if partition not in ((await fetch_metadata(reader)).partitions_for_topic(tp.topic) or ()):
-                raise KafkaError(f"{tp.topic} has no partition {partition}: it must have as many partitions as "
-                                 f"{self.settings.review_actions_topic} (moderation topics create makes both)")
-            reader.assign([tp])
-            await reader.seek_to_beginning(tp)
-            end = (await reader.end_offsets([tp]))[tp]
-            while await reader.position(tp) < end:
-                for records in (await reader.getmany(tp, timeout_ms=500)).values():
-                    for record in records:
-                        _replay_into(state, record)
-        finally:
-            await _quietly(reader.stop())
-        return state
-
     async def _settle(self, tp: TopicPartition, records: list[Any]) -> None:
         state = self.states[tp]
         scratch = PartitionState(dict(state.resolved), set(state.seen))  # applied only once committed
         keyring = self.keys()
         keys = {k.key_id: k for k in keyring if k.purpose == REVIEW_ACTIONS}
         count = len(self.consumer.partitions_for_topic(tp.topic) or ()) or 1
-        outgoing: list[tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        outgoing: list[Outgoing] = []
         lines = []
         for record in records:
             verdict = await self._judge(record, tp, count, keys, scratch)
@@ -251,27 +210,6 @@ class Settler:
         self.on_event("review_action", applied=verdict.applied, refusal=verdict.refusal)
 
 
-class _SettleDelivery(ExactlyOnce):
-    """ExactlyOnce's producers and claim, with a transaction that places records on chosen partitions."""
-
-    async def commit(self, tp: TopicPartition, next_offset: int,
-                     outgoing: list[tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
-        producer = self._producers.get(tp)
-        if producer is None:
-            raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
-        try:
-            await producer.begin_transaction()
-            acks = [await producer.send(topic, value, key=key, partition=partition, headers=headers)
-                    for topic, partition, key, value, headers in outgoing]
-            await asyncio.gather(*acks)
-            await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
-            await producer.commit_transaction()
-        except BaseException:
-            self._producers.pop(tp, None)
-            await _abort_and_close(producer)
-            raise
-
-
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, settler: Settler) -> None:
         self.s = settler
@@ -294,21 +232,6 @@ class _Listener(ConsumerRebalanceListener):
                 await s.delivery.retain(assigned)
         s._retry_at = 0.0  # claimed by the loop (a rebuild may take longer than a listener should)
         s.log.info("review_partitions_assigned", partitions=_names(assigned))
-
-
-def _replay_into(state: PartitionState, record: Any) -> None:
-    key = (record.key or b"").decode("utf-8", "replace")
-    try:
-        value = orjson.loads(record.value) if record.value is not None else None
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(value, dict):
-        return
-    if key.startswith("action:"):
-        if value.get("signed") and isinstance(value.get("actionId"), str):
-            state.seen.add(value["actionId"])
-    elif value.get("type") == "resolution":
-        state.resolved[key] = value
 
 
 def _event_id(value: bytes | None) -> str | None:

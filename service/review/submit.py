@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from service.core.keys import SigningKey
 from service.core.review_action import encode_action, new_action, sign_action
-from service.review.settler import hashed_partition
+from service.review.transaction import hashed_partition
 from service.review.view import consumer_options, fetch_metadata
 from service.settings import Settings
 from service.signing import new_nonce

@@ -18,8 +18,8 @@ from harness import good_article, make_key, produce, recent_ms, settings_for
 from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
 from service.core.review_action import encode_action
 from service.files.keydir import write_key_file
-from service.review.settler import hashed_partition
 from service.review.submit import signed_action
+from service.review.transaction import hashed_partition
 from service.settings import Settings
 from service.signing import sign_event
 

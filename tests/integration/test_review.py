@@ -180,7 +180,7 @@ def test_a_settlement_left_open_by_a_killed_settler_is_aborted_and_the_action_ap
 async def _leave_open_settlement(settings, action: dict) -> None:
     from aiokafka import AIOKafkaProducer, TopicPartition
 
-    from service.review.settler import hashed_partition, review_settings
+    from service.review.transaction import hashed_partition, review_settings
 
     rs = review_settings(settings)
     partition = hashed_partition(action["id"].encode(), PARTITIONS)
