@@ -160,3 +160,21 @@ def test_the_final_decision_matches_the_published_decision_schema():
     jsonschema.validate(event, schema)
     doc = new_action("in:1:42", "approved", "alice", "", None, NOW, "k")
     jsonschema.validate(ra.final_decision(event, doc, NOW), schema)
+
+
+def test_the_changelog_restores_settlements_and_only_signed_action_ids():
+    from types import SimpleNamespace
+
+    from service.review.changelog import PartitionState, replay_into
+
+    state = PartitionState()
+    records = [
+        (b"in:0:1", {"type": "resolution", "reviewer": "alice", "settledAt": "t"}),
+        (b"action:" + b"a" * 32, {"type": "outcome", "actionId": "a" * 32, "signed": True}),
+        (b"record:actions:0:9", {"type": "outcome", "actionId": "b" * 32, "signed": False}),  # a forgery's
+        (b"in:0:2", None),  # a tombstone, or anything unreadable: ignored
+    ]
+    for key, value in records:
+        replay_into(state, SimpleNamespace(key=key, value=orjson.dumps(value) if value else b"{"))
+    assert state.resolved == {"in:0:1": {"type": "resolution", "reviewer": "alice", "settledAt": "t"}}
+    assert state.seen == {"a" * 32}
