@@ -100,10 +100,14 @@ class LoginLimiter:
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         for key in keys:
-            times = self._failures[key]
+            times = self._failures.get(key)
+            if times is None:
+                continue
             while times and times[0] < now - LOGIN_WINDOW_S:
                 times.popleft()
-            if len(times) >= LOGIN_FAILURES:
+            if not times:
+                del self._failures[key]  # memory stays bounded by the failures of the last window
+            elif len(times) >= LOGIN_FAILURES:
                 return True
         return False
 
