@@ -46,6 +46,7 @@ from service.settings import Settings
 
 CLAIM_TIMEOUT_S, REBUILD_TIMEOUT_S, SETTLE_TIMEOUT_S = 20.0, 30.0, 25.0
 BACKOFF_S = 1.0
+TOPIC_POLL_S = 5.0  # how often a missing actions topic is looked for
 
 
 class Settler:
@@ -67,17 +68,9 @@ class Settler:
         self.consumer = AIOKafkaConsumer(group_id=s.group_id, client_id=f"{s.client_id}-consumer",
                                          max_poll_records=100, **consumer_options(s))
         self.delivery = SettleDelivery(s, self.consumer)
-        self.consumer.subscribe([s.review_actions_topic], listener=_Listener(self))
         try:
-            while not stop.is_set():
-                try:
-                    await self.consumer.start()
-                    await self.view.start()
-                    break
-                except KafkaError as exc:
-                    self.log.warning("broker_unreachable", step="review_start", error=repr(exc))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), BACKOFF_S)
+            if not await self._start(stop):
+                return
             self.log.info("review_settler_started", topic=s.review_actions_topic, group=s.group_id)
             await self._loop(stop)
         except Exception as exc:  # a bug: say so loudly; nothing uncommitted is lost (actions stay in Kafka)
@@ -87,6 +80,34 @@ class Settler:
             await _quietly(self.delivery.stop())
             await _quietly(self.consumer.stop())
             await self.view.stop()
+
+    async def _start(self, stop: asyncio.Event) -> bool:
+        """Start the view, wait until the actions topic exists, then join the group; False when stopped first.
+
+        Subscribing to a topic that does not exist makes aiokafka's start() wait ~40 s without heeding a stop,
+        and log an error every 100 ms meanwhile: a service that does not use review (no review topics) would
+        shut down slowly and flood its log. So the settler asks first, says once what is missing, and waits.
+        """
+        topic, said = self.settings.review_actions_topic, False
+        while not stop.is_set():
+            try:
+                if self.view.started or await _unless_stopped(self.view.start(), stop):
+                    if await self.view.partitions(topic):
+                        with contextlib.suppress(Exception):  # assigns the review topics, if they came late
+                            await self.view.catch_up()
+                        self.consumer.subscribe([topic], listener=_Listener(self))
+                        await _unless_stopped(self.consumer.start(), stop)
+                        return not stop.is_set()
+                    if not said:
+                        self.log.warning("review_topics_missing", topic=topic,
+                                         note="held events are settled once the review topics exist "
+                                              "(moderation topics create)")
+                        said = True
+            except KafkaError as exc:
+                self.log.warning("broker_unreachable", step="review_start", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TOPIC_POLL_S)
+        return False
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -81,11 +81,26 @@ class ReviewView:
         self._consumer: AIOKafkaConsumer | None = None
         self._assigned: set[TopicPartition] = set()
 
+    @property
+    def started(self) -> bool:
+        return self._consumer is not None
+
     async def start(self) -> ReviewView:
-        self._consumer = AIOKafkaConsumer(**consumer_options(self.settings))
-        await self._consumer.start()
+        consumer = AIOKafkaConsumer(**consumer_options(self.settings))
+        try:
+            await consumer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
+        self._consumer = consumer
         await self._assign()
         return self
+
+    async def partitions(self, topic: str) -> set[int]:
+        """The partitions of ``topic`` (empty when it does not exist), from fresh metadata."""
+        assert self._consumer is not None
+        return set((await fetch_metadata(self._consumer)).partitions_for_topic(topic) or ())
 
     async def stop(self) -> None:
         if self._consumer is not None:

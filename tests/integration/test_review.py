@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import orjson
 import pytest
@@ -197,3 +198,26 @@ async def _leave_open_settlement(settings, action: dict) -> None:
     # SIGKILL here: no commit, no abort. Drop the connection without ending the transaction.
     producer._sender._sender_task.cancel()
     await producer.client.close()
+
+
+def test_without_review_topics_the_service_says_so_once_and_still_stops_at_once(
+        kafka_bootstrap, unique_topic_prefix, tmp_path):
+    """A deployment that does not use review has no review topics: the settler waits for them quietly, and a
+    SIGTERM is not held up by aiokafka waiting for a topic that does not exist."""
+    from harness import ensure_topics, output_topics
+
+    settings, _, _ = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
+    names = [settings.input_topic, *output_topics(settings)]
+    asyncio.run(ensure_topics(settings.bootstrap_servers, dict.fromkeys(names, PARTITIONS)))
+    service = ServiceProcess(settings, tmp_path / "service.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while "review_topics_missing" not in service.log_text() and time.monotonic() < deadline:
+            assert service.alive(), service.log_text()
+            time.sleep(0.1)
+        code, seconds = service.terminate()
+        assert code == 0 and seconds < settings.shutdown_timeout_s, (code, seconds, service.log_text()[-2000:])
+        log = service.log_text()
+        assert log.count("review_topics_missing") == 1 and "not found in cluster metadata" not in log
+    finally:
+        service.kill()
