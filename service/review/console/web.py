@@ -209,7 +209,12 @@ class Console:
         if verb == "rejected" and not (reason and REASON_CODE.fullmatch(reason)):
             return self.render(request, "message.html", 400, title="Refused",
                                text="A rejection needs a reason code like quality.too_low.")
-        result = await self.submit(event_id, verb, reviewer, note, reason if verb == "rejected" else None)
+        try:
+            result = await self.submit(event_id, verb, reviewer, note, reason if verb == "rejected" else None)
+        except Exception as exc:  # the broker away, the actions topic missing: nothing was settled
+            self.log.warning("console_action_failed", id=event_id, reviewer=reviewer, error=repr(exc))
+            return self.render(request, "message.html", 503, title="Not sent",
+                               text=f"The action could not be sent ({type(exc).__name__}); try again.")
         outcome = result.outcome
         if outcome is None:
             title, text, status = "Waiting", "The service has not answered yet; the action is queued.", 202
