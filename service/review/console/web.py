@@ -211,10 +211,11 @@ class Console:
                                text="A rejection needs a reason code like quality.too_low.")
         try:
             result = await self.submit(event_id, verb, reviewer, note, reason if verb == "rejected" else None)
-        except Exception as exc:  # the broker away, the actions topic missing: nothing was settled
+        except Exception as exc:  # the broker away, the actions topic missing
             self.log.warning("console_action_failed", id=event_id, reviewer=reviewer, error=repr(exc))
-            return self.render(request, "message.html", 503, title="Not sent",
-                               text=f"The action could not be sent ({type(exc).__name__}); try again.")
+            return self.render(request, "message.html", 503, title="No answer",
+                               text=f"The action may not have reached the service ({type(exc).__name__}). "
+                                    "The queue shows whether the event is settled; act again if it is not.")
         outcome = result.outcome
         if outcome is None:
             title, text, status = "Waiting", "The service has not answered yet; the action is queued.", 202
