@@ -87,8 +87,9 @@ def pending(settings: Settings, count: int, timeout: float = 60) -> list[dict]:
         time.sleep(0.5)
 
 
-async def send_actions(settings: Settings, actions: list[dict], partitions: int, *, raw: bytes | None = None) -> None:
-    """Write actions straight to the actions topic, keyed and placed as the CLI places them."""
+async def send_actions(settings: Settings, actions: list[dict], partitions: int, *, spread_s: float = 0.0) -> None:
+    """Write actions straight to the actions topic, keyed and placed as the CLI places them (``spread_s``
+    apart: a stream of actions rather than one burst)."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await producer.start()
     try:
@@ -96,6 +97,7 @@ async def send_actions(settings: Settings, actions: list[dict], partitions: int,
             key = action["id"].encode()
             await producer.send_and_wait(settings.review_actions_topic, encode_action(action), key=key,
                                          partition=hashed_partition(key, partitions))
+            await asyncio.sleep(spread_s)
     finally:
         await producer.stop()
 

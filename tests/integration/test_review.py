@@ -117,9 +117,10 @@ def _refusals(settings) -> list[str]:
 @pytest.mark.slow
 def test_sigkill_restart_and_a_second_instance_settle_each_event_once_and_lose_no_action(
         kafka_bootstrap, unique_topic_prefix, tmp_path):
-    """24 held events, two actions each from different reviewers; instance A is SIGKILLed while it settles,
-    B takes over, A comes back. Every action gets exactly one outcome, every event exactly one final decision,
-    and the second action on each event is refused naming the first (state rebuilt from the changelog)."""
+    """24 held events, two actions each from different reviewers; instance A is SIGKILLed while actions stream
+    in and it settles them, B takes over, A comes back. Every action gets exactly one outcome, every event
+    exactly one final decision, and the second action on each event is refused naming the first (state rebuilt
+    from the changelog)."""
     settings, article_key, review_key = review_setup(tmp_path, kafka_bootstrap, unique_topic_prefix)
     asyncio.run(create_topics(settings, PARTITIONS))
     a = ServiceProcess(settings, tmp_path / "a.log").start()
@@ -130,9 +131,14 @@ def test_sigkill_restart_and_a_second_instance_settle_each_event_once_and_lose_n
         ids = [item["id"] for item in pending(settings, n)]
         assert len(ids) == n
         firsts = [action_for(review_key, i, f"first-{k}") for k, i in enumerate(ids)]
-        asyncio.run(send_actions(settings, firsts, PARTITIONS))
-        asyncio.run(outcomes(settings, 1))  # A is settling: kill it now, mid-stream
-        a.kill()
+
+        async def kill_a_while_it_settles() -> None:
+            stream = asyncio.create_task(send_actions(settings, firsts, PARTITIONS, spread_s=0.05))
+            await outcomes(settings, 1)  # A has begun settling, and actions keep arriving: kill it now
+            a.kill()
+            await stream
+
+        asyncio.run(kill_a_while_it_settles())
         b = ServiceProcess(settings, tmp_path / "b.log").start()
         seconds = [action_for(review_key, i, f"second-{k}", "rejected") for k, i in enumerate(ids)]
         asyncio.run(send_actions(settings, seconds, PARTITIONS))
