@@ -1,6 +1,6 @@
 """The Kafka loop: batch in, decide, produce, commit. Nothing else happens here.
 
-Decisions are computed in a worker thread (``decide_batch``), so CPU-heavy verification never starves the
+Decisions are computed in a worker thread (``process_batch``), so CPU-heavy verification never starves the
 consumer's heartbeats on the event loop (aiokafka #678). One batch is in flight at a time, under ``batch_lock``;
 a rebalance waits for it, so no transaction straddles a change of ownership.
 
@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
-from service.core.batch import Outgoing, Topics, decide_batch
+from service.core.batch import Outgoing, Topics, process_batch
 from service.core.replay import ReplayWindows
 from service.files.policy import Policy
 from service.kafka.delivery import DeliveryFailed, make_delivery
@@ -140,16 +140,16 @@ class Moderator:
         With ``decide_threads=0`` the batch is decided on the event loop itself: no offloading, which the
         benchmark uses to show what offloading buys (and what it costs the heartbeat).
         """
-        decide = partial(decide_batch, keyring=policy.keyring, rules=policy.rules, topics=self.topics, replay=replay,
-                         limits=self.limits, decided_at=datetime.now(UTC))
-        parts = list(batches.values())
+        decide = partial(process_batch, policy=policy, decided_at=datetime.now(UTC), topics=self.topics,
+                         limits=self.limits, replay=replay)
         if pool is None:
-            return decide([record for part in parts for record in part])
-        threads = max(1, min(self.settings.decide_threads, len(parts)))
-        groups = [[record for part in parts[i::threads] for record in part] for i in range(threads)]
+            return [out for part in decide(batches).values() for out in part]
+        items = list(batches.items())
+        threads = max(1, min(self.settings.decide_threads, len(items)))
+        groups = [dict(items[i::threads]) for i in range(threads)]
         loop = asyncio.get_running_loop()
         results = await asyncio.gather(*(loop.run_in_executor(pool, decide, group) for group in groups))
-        return [out for result in results for out in result]
+        return [out for result in results for part in result.values() for out in part]
 
     def _waiting(self, seconds: float) -> None:
         self._stalled_since = self._stalled_since or time.monotonic() - seconds

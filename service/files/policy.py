@@ -7,20 +7,14 @@ made it. A rules file that no longer loads, or a bad key file, is logged and the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from service.core.batch import PolicySnapshot as Snapshot
 from service.core.rules import RuleSet
 from service.core.signature import Keyring
 from service.files.keydir import KeyDirectoryWatcher
 from service.files.rules_file import RulesFileWatcher, read_rules
 from service.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    keyring: Keyring
-    rules: RuleSet
 
 
 class Policy:
