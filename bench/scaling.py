@@ -59,7 +59,7 @@ def _fixture(algorithm: str, size: str, count: int) -> tuple[list[bytes], Keyrin
 
 
 def _log_line_cost(decisions: list[Any]) -> float:
-    """One ``decision`` log line as app.Moderator._log_decisions writes it, rendered to /dev/null."""
+    """One ``decision`` log line as ops.decision_log.DecisionLog writes it, rendered to /dev/null."""
     import structlog
 
     from service.ops.logs import configure_logging
