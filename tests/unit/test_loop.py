@@ -140,3 +140,18 @@ def test_a_failed_delivery_rewinds_and_pauses_only_its_partition_until_claimed_a
     assert delivery.delivered == [{TP: [0, 1]}]
     failed = [r for r in reports if isinstance(r, BatchReport) and r.failed]
     assert len(failed) == 1 and failed[0].failed == {TP} and not failed[0].delivered  # nothing logged for it
+
+
+def test_delivery_takes_the_batch_step_result_as_it_is_and_groups_a_flat_list_by_source_partition():
+    from service.core.batch import Outgoing
+    from service.core.envelope import Source
+    from service.kafka.delivery import by_source
+
+    def out(partition: int, offset: int) -> Outgoing:
+        return Outgoing("out", b"k", b"v", [], Source("in", partition, offset), None, "x")
+
+    grouped = {TP: [out(0, 0)]}
+    assert by_source(grouped) is grouped  # no regrouping of what process_batch returned
+    flat = by_source([out(0, 0), out(1, 0), out(0, 1)])
+    offsets = {tp: [o.source.offset for o in part] for tp, part in flat.items()}
+    assert offsets == {TP: [0, 1], TopicPartition("in", 1): [0]}
