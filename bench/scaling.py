@@ -1,7 +1,7 @@
 """In-process figures, µs per event on one thread: the hot path stage by stage, event size, rule-set size.
 
 No broker: these isolate what the service's CPU per event is made of. The process-level CPU per event
-(runner.py) minus ``decide_batch`` and the log line is what the Kafka clients and the loop cost.
+(runner.py) minus ``process_batch`` and the log line is what the Kafka clients and the loop cost.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from bench.generator import SIZES, signed_events, signing_key
 from bench.rules_bench import banned_terms_rules, many_rules
 from service.core.article import Article
-from service.core.batch import Topics, decide_batch
+from service.core.batch import PolicySnapshot, Topics, process_batch
 from service.core.canonical import canonical_bytes
 from service.core.decide import decide
 from service.core.decode import decode_event
@@ -28,7 +28,7 @@ RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 TOPICS = Topics("approved", "rejected", "dead")
 
 
-class Record(NamedTuple):  # the fields of aiokafka's ConsumerRecord that decide_batch reads
+class Record(NamedTuple):  # the fields of aiokafka's ConsumerRecord that process_batch reads
     topic: str
     partition: int
     offset: int
@@ -59,7 +59,7 @@ def _fixture(algorithm: str, size: str, count: int) -> tuple[list[bytes], Keyrin
 
 
 def _log_line_cost(decisions: list[Any]) -> float:
-    """One ``decision`` log line as app.Moderator._log_decisions writes it, rendered to /dev/null."""
+    """One ``decision`` log line as ops.decision_log.DecisionLog writes it, rendered to /dev/null."""
     import structlog
 
     from service.ops.logs import configure_logging
@@ -77,7 +77,7 @@ def _log_line_cost(decisions: list[Any]) -> float:
 
 
 def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, float]:
-    """µs per event for each step of the hot path, and for the whole of decide() and decide_batch()."""
+    """µs per event for each step of the hot path, and for the whole of decide() and process_batch()."""
     values, keyring, rules, now = _fixture(algorithm, size, count)
     documents = [decode_event(v) for v in values]
     articles = [Article.model_validate(d) for d in documents]
@@ -94,8 +94,8 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
         "rules": per_item_us(lambda p: rules.evaluate(p[0], p[1], now), pairs),
         "envelope (build + orjson)": per_item_us(lambda d: encode(decision_event(d, source, None, now)), decisions),
         "decide()": per_item_us(lambda v: decide(v, [], keyring, rules, now), values),
-        "decide_batch() per event": round(
-            per_item_us(lambda b: decide_batch(b, keyring, rules, TOPICS, decided_at=now), batches) / 100, 2),
+        "process_batch() per event": round(per_item_us(
+            lambda b: process_batch({0: b}, PolicySnapshot(keyring, rules), now, topics=TOPICS), batches) / 100, 2),
         "log line": _log_line_cost(decisions),
     }
 

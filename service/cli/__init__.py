@@ -51,7 +51,7 @@ def load_cli_keyring(directory: Path, allow_loose_permissions: bool = False) -> 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Decide every event in the given files offline and print one JSON decision per event."""
-    from service.core.decide import decide
+    from service.core.decide import decide_record
     from service.core.replay import ReplayWindows
     from service.core.rules import RulesError
     from service.files.eventfiles import EventFileError, iter_event_files
@@ -69,7 +69,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     try:
         for source, value in iter_event_files(args.paths):
-            decision = replay.check(decide(value, (), keyring, rules, now), "check", source)
+            decision = decide_record(value, (), keyring, rules, now, replay=replay, partition="check", where=source)
             row = {
                 "source": source,
                 "decision": decision.decision,

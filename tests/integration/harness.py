@@ -12,10 +12,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from service.app import Moderator
+from service.bootstrap import Service
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
-from service.files.policy import Policy
 from service.kafka.topics import ensure_topics
 from service.settings import Settings
 
@@ -64,14 +63,14 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Moderator]:
-    """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end."""
-    log = structlog.get_logger("test")
-    moderator = Moderator(settings, Policy(settings, log), log)
+async def running(settings: Settings) -> AsyncIterator[Service]:
+    """The service (loop and policy watcher) in this event loop, stopped gracefully (and checked not to have
+    crashed) at the end."""
+    service = Service(settings, structlog.get_logger("test"))
     stop = asyncio.Event()
-    task = asyncio.create_task(moderator.run(stop))
+    task = asyncio.create_task(service.run(stop))
     try:
-        yield moderator
+        yield service
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)

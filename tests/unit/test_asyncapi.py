@@ -11,7 +11,7 @@ import orjson
 import yaml
 
 from service.contracts import asyncapi
-from service.core.batch import Topics, dead_letter, decide_batch
+from service.core.batch import PolicySnapshot, Topics, dead_letter, process_batch
 from service.core.decode import decode_event
 from service.core.envelope import Source
 from service.core.signature import Keyring
@@ -82,9 +82,9 @@ def test_the_article_payload_schema_accepts_the_seed_and_refuses_a_wrong_type():
 def test_decision_events_and_headers_the_service_emits_match_the_document():
     doc = checked_in()
     check = validator(doc, "DecisionEvent")
-    outgoing = decide_batch([record(SEED), record(b"\x00garbage", 1)], Keyring(), read_rules(ROOT / "config" /
-                                                                                              "rules.yaml"), TOPICS,
-                            decided_at=datetime.now(UTC))
+    policy = PolicySnapshot(Keyring(), read_rules(ROOT / "config" / "rules.yaml"))
+    (outgoing,) = process_batch({0: [record(SEED), record(b"\x00garbage", 1)]}, policy, datetime.now(UTC),
+                                topics=TOPICS).values()
     assert len(outgoing) == 2
     declared = set(doc["components"]["messages"]["Decision"]["headers"]["properties"])
     for out in outgoing:

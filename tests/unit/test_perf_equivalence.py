@@ -284,8 +284,8 @@ def test_counting_a_batch_of_decisions_equals_counting_them_one_by_one():
              decision("approved"), decision("rejected", "a")] * 3
     one_by_one, together = Metrics(), Metrics()
     for d in batch:
-        one_by_one.on_event("decision", decision=d)
-    together.on_event("decisions", decisions=batch)
+        one_by_one.count_decisions((d,))
+    together.count_decisions(batch)
     assert samples(one_by_one) == samples(together)
     assert samples(together)[("moderation_decisions_total", (("decision", "rejected"), ("reason", "a")))] == 6
 
