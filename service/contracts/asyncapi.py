@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from service.contracts.schemas import generated
+from service.contracts.schemas import ARTICLE_FILE, generated
 from service.core.batch import ERROR, ERROR_MESSAGE, ERROR_TYPE
 from service.settings import Settings
 
@@ -32,14 +32,18 @@ DEAD_LETTER_HEADERS = {
 
 
 def _hoist(schema: dict[str, Any], into: dict[str, Any], name: str) -> None:
-    """Move ``schema`` and its ``$defs`` into ``into`` (components.schemas), rewriting the references."""
+    """Move ``schema`` and its ``$defs`` into ``into`` (components.schemas), rewriting the references.
+
+    A reference to a sibling schema file (the decision's ``article``) becomes one to its component."""
     text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/')
+    text = text.replace(f'"$ref": "{ARTICLE_FILE}"', '"$ref": "#/components/schemas/Article"')
     schema = json.loads(text)
     for def_name, definition in schema.pop("$defs", {}).items():
         if into.get(def_name, definition) != definition:
             raise ValueError(f"two models define different schemas named {def_name}")
         into[def_name] = definition
     schema.pop("$id", None)
+    schema.pop("$schema", None)  # the document's schemaFormat applies
     into[name] = schema
 
 

@@ -58,7 +58,9 @@ def decide(
     try:
         article = Article.model_validate(document)
     except ValidationError as exc:
-        return _rejected(schema_reasons(exc), rules, now, document)
+        # Not an article: the decision's ``article`` stays None (the published contract types it as an
+        # Article), and the envelope carries the record's bytes in ``original`` instead.
+        return _rejected(schema_reasons(exc), rules, now)
     signer = None
     if keyring is not None:
         verified = verify_document(document, keyring, now)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
+from service.core.article import Article
 from service.core.decision import SCHEMA_VERSION, Decision
 from service.core.reasons import Reason
 
@@ -53,8 +54,8 @@ class DecisionEvent:
     evaluatedAt: datetime
     decidedAt: datetime
     source: Source
-    article: dict[str, Any] | None
-    original: Original | None
+    article: Article | None  # the event when it is an article (it matched the article schema); else null
+    original: Original | None  # the record's bytes whenever ``article`` is null
 
 
 def _iso(moment: datetime) -> str:
