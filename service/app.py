@@ -46,7 +46,8 @@ class Moderator:
     def __init__(self, settings: Settings, policy: Policy, log: Any, on_event: Callable[..., None] | None = None):
         self.settings, self.policy, self.log = settings, policy, log
         self.on_event = on_event or (lambda name, **fields: None)  # metrics/health hooks
-        self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic)
+        self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic,
+                             settings.cloudevents_source)
         self.limits = settings.limits()
         self.assigned: set[TopicPartition] = set()
         self.unclaimed: set[TopicPartition] = set()  # paused until delivery.claim() succeeds for them

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from service.core.cloudevents import DEFAULT_SOURCE
 from service.core.limits import Limits
 
 ENV_PREFIX = "MODERATION_"
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     rejected_topic: str = Field("articles.rejected", description="Topic rejected decisions are written to.")
     deadletter_topic: str = Field(
         "articles.deadletter", description="Topic for records whose processing failed unexpectedly (a bug)."
+    )
+    cloudevents_source: str = Field(
+        DEFAULT_SOURCE, min_length=1, max_length=1_000, pattern=r"^[!-~]+$",
+        description="ce_source (a URI-reference) of every record written; set one per deployment, e.g. "
+        "https://moderation.example.com/prod, so (ce_source, ce_id) is unique across them.",
     )
     group_id: str = Field("article-moderation", description="Consumer group; instances in one group share the input.")
     client_id: str = Field("article-moderation", description="Kafka client id prefix.")

@@ -21,11 +21,12 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
 from service.core.article import Article
-from service.core.envelope import DecisionEvent
+from service.core.envelope import DECISION_SCHEMA_ID, SCHEMA_BASE_ID, DecisionEvent
 
-BASE_ID = "https://github.com/article-moderation/schemas/"
-ARTICLE_FILE, DECISION_FILE = "article.schema.json", "decision.schema.json"
-ARTICLE_ID, DECISION_ID = BASE_ID + ARTICLE_FILE, BASE_ID + DECISION_FILE
+BASE_ID = SCHEMA_BASE_ID
+ARTICLE_FILE, ARTICLE_ID = "article.schema.json", BASE_ID + "article.schema.json"
+DECISION_ID = DECISION_SCHEMA_ID  # also the ce_dataschema header of every decision
+DECISION_FILE = DECISION_ID.removeprefix(BASE_ID)
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from service.core.cloudevents import DEFAULT_SOURCE, stamp
 from service.core.decide import decide
 from service.core.decision import Decision
 from service.core.envelope import Source, decision_event, encode
@@ -37,6 +38,7 @@ class Topics:
     approved: str
     rejected: str
     deadletter: str
+    cloudevents_source: str = DEFAULT_SOURCE  # ce_source of every record written (service/core/cloudevents.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ def decide_batch(
             out.append(Outgoing(topic, record.key, value, headers, source, decision))
         except Exception as exc:  # a bug in the core: keep the record, keep the stream going
             out.append(dead_letter(record, source, exc, topics.deadletter))
-    return out
+    return stamp(out, records, topics.cloudevents_source, decided_at)
 
 
 def dead_letter(record: Any, source: Source, exc: BaseException, topic: str) -> Outgoing:

@@ -18,6 +18,10 @@ from service.core.article import Article
 from service.core.decision import SCHEMA_VERSION, Decision
 from service.core.reasons import Reason
 
+# Where the published JSON Schemas live (their ``$id``s); the decision's is also every decision's ce_dataschema.
+SCHEMA_BASE_ID = "https://github.com/article-moderation/schemas/"
+DECISION_SCHEMA_ID = SCHEMA_BASE_ID + "decision.schema.json"
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
