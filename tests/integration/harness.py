@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from contract import check as check_contract
 
 from service.app import Moderator
 from service.core.keys import SigningKey
@@ -106,6 +107,8 @@ async def collect(bootstrap: str, topics: list[str], expected: int, timeout: flo
                 return got
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
+                for record in records:
+                    check_contract(record)  # every record any test collects keeps the published contract
                 got.extend(records)
     finally:
         await consumer.stop()
