@@ -73,6 +73,8 @@ def _hoist(schema: dict[str, Any], into: dict[str, Any], name: str) -> None:
     text = text.replace(f'"$ref": "{ARTICLE_FILE}"', '"$ref": "#/components/schemas/Article"')
     schema = json.loads(text)
     for def_name, definition in schema.pop("$defs", {}).items():
+        if definition == {"$ref": f"#/components/schemas/{def_name}"}:
+            continue  # the decision's Article: a reference to the article schema, hoisted on its own
         if into.get(def_name, definition) != definition:
             raise ValueError(f"two models define different schemas named {def_name}")
         into[def_name] = definition

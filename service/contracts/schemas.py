@@ -5,9 +5,10 @@ checked-in files differ from what the models generate, so the published contract
 
 Both declare ``$schema`` (JSON Schema 2020-12, what pydantic generates) and an ``$id`` under ``BASE_ID``; the
 decision's ``$id`` is also the ``ce_dataschema`` header of every decision record (service/core/cloudevents.py).
-The decision schema does not copy the article schema: its ``article`` is ``{"$ref": "article.schema.json"}``,
-which resolves against its ``$id`` to the article schema's ``$id`` (and, for a code generator reading files, to
-the file next to it). Titles are the wire names (``rulesVersion``, not pydantic's ``Rulesversion``), so the
+The decision schema does not copy the article schema: its ``article`` is ``#/$defs/Article``, which is
+``{"$ref": "article.schema.json"}``; that resolves against its ``$id`` to the article schema's ``$id`` (and, for a
+code generator reading files, to the file next to it), and the named definition gives generated code an
+``Article`` type. Titles are the wire names (``rulesVersion``, not pydantic's ``Rulesversion``), so the
 classes a generator derives from them read like the JSON.
 """
 
@@ -50,8 +51,7 @@ def decision_schema() -> dict[str, Any]:
     for name, definition in article["$defs"].items():
         if defs.pop(name, definition) != definition:
             raise ValueError(f"the decision schema defines {name} differently from the article schema")
-    defs.pop("Article")
-    schema = json.loads(json.dumps(schema).replace('"#/$defs/Article"', json.dumps(ARTICLE_FILE)))
+    defs["Article"] = {"$ref": ARTICLE_FILE}  # a named definition: generators call the class Article
     return {"$schema": DIALECT, "$id": DECISION_ID, **schema, "title": "Decision event"}
 
 

@@ -43,8 +43,8 @@ def test_both_schemas_declare_their_dialect_and_id_and_titles_read_like_the_wire
         assert schema["$id"].startswith(schemas.BASE_ID)
     assert decision["properties"]["rulesVersion"]["title"] == "rulesVersion"
     assert article["properties"]["publishedDateTime"]["title"] == "publishedDateTime"
-    assert decision["properties"]["article"]["anyOf"][0] == {"$ref": "article.schema.json"}
-    assert "Article" not in decision["$defs"] and "Image" not in decision["$defs"]
+    assert decision["properties"]["article"]["anyOf"][0] == {"$ref": "#/$defs/Article"}
+    assert decision["$defs"]["Article"] == {"$ref": "article.schema.json"} and "Image" not in decision["$defs"]
 
 
 def test_the_decision_schema_types_the_article_and_accepts_every_kind_of_decision():
