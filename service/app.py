@@ -29,6 +29,7 @@ from service.core.replay import ReplayWindows
 from service.files.policy import Policy
 from service.kafka.delivery import DeliveryFailed, make_delivery
 from service.ops.logs import held_lines
+from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
@@ -43,8 +44,10 @@ CONSUMER_FETCH = {"max_partition_fetch_bytes": 512 * 1024, "fetch_max_bytes": 4 
 
 
 class Moderator:
-    def __init__(self, settings: Settings, policy: Policy, log: Any, on_event: Callable[..., None] | None = None):
+    def __init__(self, settings: Settings, policy: Policy, log: Any, on_event: Callable[..., None] | None = None,
+                 tracing: Any = NO_TRACING):
         self.settings, self.policy, self.log = settings, policy, log
+        self.tracing = tracing  # OpenTelemetry spans (service/ops/tracing.py); off unless an endpoint is set
         self.on_event = on_event or (lambda name, **fields: None)  # metrics/health hooks
         self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic,
                              settings.cloudevents_source)
@@ -102,6 +105,7 @@ class Moderator:
                 async with self.batch_lock:
                     await _unless_stopped(self._claim(CLAIM_TIMEOUT_S), stop)
             # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
+            fetching = time.time_ns()  # the consume span's start, when tracing
             fetch = consumer.getmany(timeout_ms=200, max_records=self.settings.batch_max_records)
             batches = await _unless_stopped(fetch, stop)
             policy = self.policy.refresh()
@@ -110,9 +114,11 @@ class Moderator:
             async with self.batch_lock:
                 started = loop.time()
                 records = [record for part in batches.values() for record in part]
+                trace = self.tracing.received(records, fetching, self.settings.input_topic)
                 replay = self.replay.batch() if self.replay is not None else None
-                outgoing = await self._decide(pool, batches, policy, replay)
-                task = asyncio.ensure_future(self.delivery.deliver(batches, outgoing))
+                with trace.decide():
+                    outgoing = await self._decide(pool, batches, policy, replay)
+                task = asyncio.ensure_future(trace.produce(self.delivery.deliver(batches, outgoing)))
                 try:
                     if not await _settle(task, stop, DELIVERY_TIMEOUT_S, lambda: self._remaining(0.5), self._waiting):
                         if stop.is_set():
@@ -126,6 +132,7 @@ class Moderator:
                     continue
                 if replay is not None:
                     replay.commit(batches)
+                trace.moderated(records, outgoing)
             self._backoff = BACKOFF_START_S
             if self._stalled_since is not None:
                 self.log.info("delivery_resumed", after_s=round(time.monotonic() - self._stalled_since, 1))

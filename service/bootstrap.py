@@ -23,6 +23,7 @@ from service.ops.health import Health, LoopPulse
 from service.ops.http_server import OpsServer
 from service.ops.logs import configure_logging, register_secret
 from service.ops.metrics import Metrics
+from service.ops.tracing import make_tracing
 from service.settings import Settings, describe_error, load_settings, secret_fields
 
 
@@ -42,7 +43,9 @@ class Service:
         self.metrics.track_policy(self.policy)
         self.health = Health(settings.health_stall_s, settings.ready_stale_s)
         on_event = _fan_out(self.metrics.on_event, self.health.on_event)
-        self.moderator = Moderator(settings, LoopPulse(self.policy, self.health), log, on_event)  # type: ignore[arg-type]
+        self.tracing = make_tracing(settings)
+        self.moderator = Moderator(settings, LoopPulse(self.policy, self.health), log, on_event,  # type: ignore[arg-type]
+                                   tracing=self.tracing)
         port = settings.http_port if http_port is None else http_port
         listen = http_port is not None or settings.http_port != 0
         self.server = OpsServer(settings.http_host, port, self.metrics, self.health) if listen else None
@@ -56,6 +59,7 @@ class Service:
         try:
             await self.moderator.run(stop)
         finally:
+            self.tracing.close()
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             if self.server is not None:
@@ -96,7 +100,12 @@ def run_service(config_file: Path | None = None) -> int:
     except Exception as exc:  # e.g. an unreadable key directory's odd file: one clear line, not a traceback
         log.error("policy_invalid", error=f"{type(exc).__name__}: {exc}")
         return 2
-    return asyncio.run(_serve(settings, Service(settings, log, policy=policy, metrics=metrics), log))
+    try:
+        service = Service(settings, log, policy=policy, metrics=metrics)
+    except RuntimeError as exc:  # otlp_endpoint set without the [otel] extra
+        log.error("tracing_unavailable", error=str(exc))
+        return 2
+    return asyncio.run(_serve(settings, service, log))
 
 
 async def _serve(settings: Settings, service: Service, log: Any) -> int:

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="/readyz fails when no fetch, delivery or probe reached the broker for this long."
     )
     shutdown_timeout_s: float = Field(30.0, gt=0, description="Bound on graceful shutdown after SIGTERM.")
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MODERATION_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+        description="Base URL of an OTLP/HTTP collector, e.g. http://localhost:4318: export spans for consume, decide, "
+        "produce and each traced record (needs the [otel] extra; OTEL_EXPORTER_OTLP_ENDPOINT also works). Unset: off.",
+    )
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:
