@@ -107,14 +107,16 @@ class Tracing:
         return cls(provider.get_tracer("article-moderation"), provider)
 
     def received(self, records: Sequence[Any], fetch_started_ns: int, topic: str) -> _Batch:
-        links = [self._trace.Link(parent) for parent in
-                 (_incoming(self._trace, record.headers) for record in records[:MAX_LINKS]) if parent is not None]
         span = self._tracer.start_span(
-            "consume", kind=self._trace.SpanKind.CONSUMER, start_time=fetch_started_ns, links=links,
+            "consume", kind=self._trace.SpanKind.CONSUMER, start_time=fetch_started_ns,
             attributes={"messaging.system": "kafka", "messaging.operation.type": "receive",
                         "messaging.destination.name": topic, "messaging.batch.message_count": len(records)})
+        if span.is_recording():  # nothing per record for a no-op tracer (the API with no SDK) or a dropped batch
+            for parent in (_incoming(self._trace, record.headers) for record in records[:MAX_LINKS]):
+                if parent is not None:
+                    span.add_link(parent)
         span.end()
-        return _Batch(self._tracer, self._trace, self._trace.set_span_in_context(span))
+        return _Batch(self._tracer, self._trace, self._trace.set_span_in_context(span), self._provider is not None)
 
     def close(self) -> None:
         if self._provider is not None:
@@ -125,8 +127,8 @@ MAX_LINKS = 128  # the SDK's default span limit on links
 
 
 class _Batch:
-    def __init__(self, tracer: Any, trace: Any, context: Any) -> None:
-        self._tracer, self._trace, self._context = tracer, trace, context
+    def __init__(self, tracer: Any, trace: Any, context: Any, per_record: bool) -> None:
+        self._tracer, self._trace, self._context, self._per_record = tracer, trace, context, per_record
         self._decide_span: Any = None
         self._decided = (0, 0)
 
@@ -149,6 +151,8 @@ class _Batch:
             return await delivery
 
     def moderated(self, records: Sequence[Any], outgoing: Sequence[Any]) -> None:
+        if not self._per_record or self._decide_span is None:
+            return  # the API's no-op tracer (no SDK): nothing per record
         started, ended = self._decided
         links = [self._trace.Link(self._decide_span.get_span_context())] if self._decide_span is not None else []
         for record, out in zip(records, outgoing, strict=False):
