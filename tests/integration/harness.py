@@ -18,6 +18,7 @@ from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
 from service.files.policy import Policy
 from service.kafka.topics import ensure_topics
+from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -65,10 +66,10 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Moderator]:
+async def running(settings: Settings, tracing: Any = NO_TRACING) -> AsyncIterator[Moderator]:
     """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end."""
     log = structlog.get_logger("test")
-    moderator = Moderator(settings, Policy(settings, log), log)
+    moderator = Moderator(settings, Policy(settings, log), log, tracing=tracing)
     stop = asyncio.Event()
     task = asyncio.create_task(moderator.run(stop))
     try:

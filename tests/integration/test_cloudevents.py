@@ -100,3 +100,42 @@ def test_every_record_written_is_a_cloudevent_with_every_attribute_and_the_input
         assert (version, trace_id, flags) == ("00", TRACE_ID, "01") and span_id != "b7ad6b7169203331"
         assert headers["tracestate"] == b"vendor=opaque"
     assert "traceparent" not in dict(by_offset[1].headers)  # an invalid one is ignored, the record decided
+
+
+def test_with_tracing_on_the_loop_exports_batch_spans_and_the_span_each_decision_names(
+        kafka_bootstrap, unique_topic_prefix, tmp_path):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from service.ops.tracing import Tracing
+
+    keys = tmp_path / "keys"
+    key = make_key(keys)
+    settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys)
+    exporter = InMemorySpanExporter()
+    tracing = Tracing.with_processor(SimpleSpanProcessor(exporter), "test")
+    inputs = [(b"traced", orjson.dumps(sign_event(good_article(2), key)), [("traceparent", TRACEPARENT)]),
+              (b"plain", orjson.dumps(sign_event(good_article(3), key)), [])]
+
+    async def scenario():
+        await create_topics(settings, partitions=1)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for k, value, headers in inputs:
+                await producer.send_and_wait(settings.input_topic, value, key=k, headers=headers,
+                                             timestamp_ms=recent_ms())
+        finally:
+            await producer.stop()
+        async with running(settings, tracing):
+            return await collect(kafka_bootstrap, output_topics(settings), expected=len(inputs))
+
+    records = asyncio.run(scenario())
+    assert len(records) == len(inputs)
+    traced = next(r for r in records if r.key == b"traced")
+    spans = exporter.get_finished_spans()
+    names = {span.name for span in spans}
+    assert {"consume", "decide", "produce", "moderate"} <= names
+    (moderate,) = [span for span in spans if span.name == "moderate"]  # only the traced record has one
+    assert dict(traced.headers)["traceparent"].decode() == f"00-{TRACE_ID}-{moderate.context.span_id:016x}-01"
+    assert format(moderate.parent.span_id, "016x") == "b7ad6b7169203331"  # under the input's span
