@@ -66,24 +66,29 @@ _TRACESTATE_FORMAT = re.compile(rb"[ -~]*")
 
 
 def stamp(outgoing: Sequence[Any], records: Sequence[Any], source: str, decided_at: datetime) -> list[Any]:
-    """Add the CloudEvents and trace headers to each ``Outgoing`` of a batch (``records[i]`` -> ``outgoing[i]``).
+    """Add the CloudEvents and trace headers to each ``Outgoing`` of a batch.
 
-    The header lists are extended in place: ``decide_batch`` builds a fresh one per record.
+    Each is paired with its input record by source coordinates (``records[i]`` -> ``outgoing[i]`` as
+    ``decide_batch`` builds them, looked up otherwise). The header lists are extended in place:
+    ``decide_batch`` builds a fresh one per record.
     """
-    if len(outgoing) != len(records):
-        raise ValueError(f"{len(outgoing)} outgoing records for {len(records)} input records")
     time = decided_at.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()
     ce_source = source.encode()
-    for out, record in zip(outgoing, records, strict=True):
+    index: dict[tuple[str, int, int], Any] | None = None
+    for position, out in enumerate(outgoing):
         src = out.source
-        if (src.partition, src.offset) != (record.partition, record.offset):
-            raise ValueError(f"outgoing record for offset {src.offset} paired with input offset {record.offset}")
+        record = records[position] if position < len(records) else None
+        if record is None or (record.offset, record.partition, record.topic) != (src.offset, src.partition, src.topic):
+            if index is None:
+                index = {(r.topic, r.partition, r.offset): r for r in records}
+            record = index.get((src.topic, src.partition, src.offset))
+        inputs = record.headers if record is not None else None
         decision = out.decision
         outcome = DEADLETTERED if decision is None else decision.decision
         headers = out.headers
         if decision is None:
             headers[:] = [(_original_name(name), value) for name, value in headers]
-            content_type = _content_type(record.headers) if out.value else None
+            content_type = _content_type(inputs) if out.value else None
             subject = _key_text(out.key)
         else:
             content_type = JSON
@@ -102,7 +107,7 @@ def stamp(outgoing: Sequence[Any], records: Sequence[Any], source: str, decided_
         if decision is not None:
             headers.append(("ce_dataschema", _DATASCHEMA))
         headers.append((CONTENT_TYPE, content_type or OCTET_STREAM))
-        headers += trace_headers(record.headers, src.topic, src.partition, src.offset)
+        headers += trace_headers(inputs, src.topic, src.partition, src.offset)
     return list(outgoing)
 
 

@@ -155,9 +155,11 @@ class _Batch:
             return  # the API's no-op tracer (no SDK): nothing per record
         started, ended = self._decided
         links = [self._trace.Link(self._decide_span.get_span_context())] if self._decide_span is not None else []
-        for record, out in zip(records, outgoing, strict=False):
+        inputs = {(r.topic, r.partition, r.offset): r for r in records}
+        for out in outgoing:
             ours = next((value for name, value in out.headers if name == TRACEPARENT), None)
-            parent = _incoming(self._trace, record.headers) if ours is not None else None
+            record = inputs.get((out.source.topic, out.source.partition, out.source.offset))
+            parent = _incoming(self._trace, record.headers) if ours is not None and record is not None else None
             if parent is None:
                 continue
             token = _CHOSEN.set(int(ours.split(b"-")[2], 16))

@@ -167,3 +167,16 @@ def test_the_source_is_a_setting_with_a_default(monkeypatch):
     monkeypatch.setenv("MODERATION_CLOUDEVENTS_SOURCE", "has spaces")
     with pytest.raises(ValueError, match="cloudevents_source"):
         Settings()
+
+
+def test_each_output_is_paired_with_its_input_by_source_even_out_of_order_or_two_to_one():
+    traced = record(1, article(), [("traceparent", PARENT.encode())])
+    plain = record(2, article())
+    (first, second) = decide(traced, plain)
+    again = decide(traced)[0]
+    for out in (first, second, again):
+        out.headers[:] = [("moderation-decision", out.decision.decision.encode())]  # as decide_batch builds them
+    ce.stamp([second, first, again], [traced, plain], "/s", DECIDED)  # reordered; two outputs for one input
+    assert "traceparent" not in dict(second.headers)
+    assert dict(first.headers)["traceparent"] == dict(again.headers)["traceparent"]
+    assert [dict(o.headers)["ce_id"] for o in (first, second)] == [b"in/2/1/approved", b"in/2/2/approved"]
