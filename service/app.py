@@ -50,7 +50,7 @@ class Moderator:
         self.tracing = tracing  # OpenTelemetry spans (service/ops/tracing.py); off unless an endpoint is set
         self.on_event = on_event or (lambda name, **fields: None)  # metrics/health hooks
         self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic,
-                             settings.cloudevents_source)
+                             cloudevents_source=settings.cloudevents_source)
         self.limits = settings.limits()
         self.assigned: set[TopicPartition] = set()
         self.unclaimed: set[TopicPartition] = set()  # paused until delivery.claim() succeeds for them

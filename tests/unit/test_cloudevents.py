@@ -24,7 +24,8 @@ from service.signing import sign_event
 
 ROOT = Path(__file__).parents[2]
 RULES = read_rules(ROOT / "config" / "rules.yaml")
-TOPICS = batch.Topics("out.approved", "out.rejected", "out.dead", "https://moderation.example.com/test")
+TOPICS = batch.Topics("out.approved", "out.rejected", "out.dead",
+                      cloudevents_source="https://moderation.example.com/test")
 Record = namedtuple("Record", "topic partition offset timestamp key value headers")
 KEY = SigningKey("unit", "hmac-sha256", frozenset({"reuters.com"}), material=os.urandom(32))
 KEYRING = Keyring([KEY.verification_key()])
