@@ -119,3 +119,56 @@ def by_rules(count: int = 200) -> dict[str, float]:
              "1,000 banned terms": banned_terms_rules(1_000), "10,000 banned terms": banned_terms_rules(10_000),
              "10 rules": many_rules(10), "500 rules": many_rules(500)}
     return {name: per_item_us(lambda p, r=rules: r.evaluate(p[0], p[1], now), pairs) for name, rules in cases.items()}
+
+
+def tracing(count: int = 500, repeats: int = 15) -> dict[str, float]:
+    """The decide step, µs per event (100-record batches, 2 KB HMAC events), as the loop runs it with tracing.
+
+    ``off`` is what runs without an OTLP endpoint (service/ops/tracing.NO_TRACING); ``API, no SDK`` is the same
+    step through the OpenTelemetry API with nothing configured behind it (its no-op tracer), i.e. tracing code
+    on but no endpoint; ``SDK, recording`` is the price of exporting (spans kept in memory, no network). Every
+    input carries a traceparent except in the first line, so the core's trace headers are in all the others.
+    """
+    from service.ops.tracing import NO_TRACING, Tracing
+
+    values, keyring, rules, now = _fixture("hmac", "2k", count)
+    policy = PolicySnapshot(keyring, rules)
+    parent = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    plain = [Record("articles", 0, i, int(now.timestamp() * 1000), b"k", v, []) for i, v in enumerate(values)]
+    traced = [record._replace(headers=parent) for record in plain]
+
+    def batches(records: list[Record]) -> list[list[Record]]:
+        return [records[i:i + 100] for i in range(0, len(records), 100)]
+
+    def step_with(tracer: Any) -> Callable[[list[Record]], object]:
+        def step(batch: list[Record]) -> object:
+            grouped = {0: batch}
+            handle = tracer.received(grouped, 0, "articles")
+            with handle.decide():
+                outgoing = process_batch(grouped, policy, now, topics=TOPICS)
+            handle.moderated(grouped, outgoing)
+            return outgoing
+        return step
+
+    from opentelemetry import trace
+
+    cases = {"off, inputs without traceparent": (NO_TRACING, plain), "off": (NO_TRACING, traced),
+             "on, API without SDK (no endpoint)": (Tracing(trace.get_tracer("bench")), traced)}
+    try:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        cases["on, SDK recording (in memory)"] = (Tracing.with_processor(
+            SimpleSpanProcessor(InMemorySpanExporter()), "bench"), traced)
+    except ImportError:  # the [otel] extra is not installed
+        pass
+    # Interleaved passes, best of each: on a shared machine the load drifts between consecutive measurements.
+    work = {name: (step_with(tracer), batches(records)) for name, (tracer, records) in cases.items()}
+    best = dict.fromkeys(work, float("inf"))
+    for _ in range(repeats):
+        for name, (step, items) in work.items():
+            start = time.perf_counter()
+            for item in items:
+                step(item)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: round(best[name] / count * 1e6, 2) for name in work}

@@ -30,6 +30,7 @@ from service.kafka.delivery import Delivery, DeliveryFailed
 from service.kafka.ownership import Ownership
 from service.kafka.settle import Deadline, Stall, bounded, start_with_retry, unless_stopped
 from service.ops.reports import BatchReport, Reports
+from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 Batches = dict[TopicPartition, list[Any]]
@@ -38,13 +39,15 @@ Batches = dict[TopicPartition, list[Any]]
 class Moderator:
     def __init__(self, settings: Settings, consumer: AIOKafkaConsumer, delivery: Delivery, ownership: Ownership,
                  policy: Any, report: Reports, log: Any, *, stall: Stall, replay: ReplayWindows | None,
-                 pool: ThreadPoolExecutor | None) -> None:
+                 pool: ThreadPoolExecutor | None, tracing: Any = NO_TRACING) -> None:
         """``policy.current``: the snapshot in force; ``replay``: exact copies of signed events remembered once
-        their batch is delivered (None: off); ``pool``: the decide threads (None: decide on the event loop)."""
+        their batch is delivered (None: off); ``pool``: the decide threads (None: decide on the event loop);
+        ``tracing``: OpenTelemetry spans (service/ops/tracing.py), off unless an OTLP endpoint is set."""
         self.settings, self.consumer, self.delivery, self.ownership = settings, consumer, delivery, ownership
         self.policy, self.report, self.log = policy, report, log
-        self.stall, self.replay, self.pool = stall, replay, pool
-        self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic)
+        self.stall, self.replay, self.pool, self.tracing = stall, replay, pool, tracing
+        self.topics = Topics(settings.approved_topic, settings.rejected_topic, settings.deadletter_topic,
+                             cloudevents_source=settings.cloudevents_source)
         self.limits = settings.limits()
         self.deadline = Deadline(settings.shutdown_timeout_s)
 
@@ -67,6 +70,7 @@ class Moderator:
         while not stop.is_set():
             await self.ownership.claim_due(stop)
             # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
+            fetching = time.time_ns()  # the consume span's start, when tracing
             fetch = self.consumer.getmany(timeout_ms=200, max_records=self.settings.batch_max_records)
             batches = await unless_stopped(fetch, stop)
             if not batches:
@@ -74,16 +78,20 @@ class Moderator:
                 continue
             async with self.ownership.lock:
                 started = time.monotonic()
+                trace = self.tracing.received(batches, fetching, self.settings.input_topic)
                 replay = self.replay.batch() if self.replay is not None else None
-                outgoing = await self._process(batches, replay)
-                failed = await self._deliver(batches, outgoing, stop)
+                with trace.decide():
+                    outgoing = await self._process(batches, replay)
+                failed = await self._deliver(batches, outgoing, stop, trace)
                 if failed is None:
                     return  # abandoned at shutdown: none of it committed
                 if replay is not None:
                     replay.commit(set(batches) - failed)
+                delivered = {tp: part for tp, part in outgoing.items() if tp not in failed}
+                trace.moderated(batches, delivered)
             self.report(BatchReport(
                 records=sum(len(part) for part in batches.values()), seconds=time.monotonic() - started,
-                delivered={} if failed else outgoing, failed=failed,
+                delivered=delivered, failed=failed,
                 lag={tp: _lag(self.consumer, tp, part[-1].offset) for tp, part in batches.items()}))
 
     async def _process(self, batches: Batches, replay: Any) -> dict[TopicPartition, list[Outgoing]]:
@@ -104,9 +112,9 @@ class Moderator:
         return {tp: part for result in results for tp, part in result.items()}
 
     async def _deliver(self, batches: Batches, outgoing: dict[TopicPartition, list[Outgoing]],
-                       stop: asyncio.Event) -> frozenset[TopicPartition] | None:
+                       stop: asyncio.Event, trace: Any) -> frozenset[TopicPartition] | None:
         """The partitions whose delivery failed (rewound by ownership), or None if the shutdown abandoned it."""
-        task = asyncio.ensure_future(self.delivery.deliver(batches, outgoing))
+        task = asyncio.ensure_future(trace.produce(self.delivery.deliver(batches, outgoing)))
         try:
             if await settle.settle(task, stop, lambda: self.deadline.remaining(0.5), self.stall.waiting):
                 self.ownership.delivered()

@@ -36,6 +36,7 @@ from service.ops.http_server import OpsServer
 from service.ops.logs import configure_logging, register_secret
 from service.ops.metrics import Metrics
 from service.ops.reports import Reports
+from service.ops.tracing import make_tracing
 from service.settings import Settings, describe_error, load_settings, secret_fields
 
 
@@ -50,7 +51,7 @@ class Service:
     """
 
     def __init__(self, settings: Settings, log: Any, *, policy: Policy | None = None, metrics: Metrics | None = None,
-                 http_port: int | None = None) -> None:
+                 http_port: int | None = None, tracing: Any = None) -> None:
         self.settings, self.log = settings, log
         self.metrics = metrics or Metrics()
         self.policy = policy or Policy(settings, log, self.metrics)
@@ -58,6 +59,8 @@ class Service:
         self.health = Health(settings.health_stall_s, settings.ready_stale_s,
                              keys_loaded=lambda: len(self.policy.current.keyring))
         self.report = Reports(DecisionLog(log), self.metrics, self.health)
+        # RuntimeError: an OTLP endpoint without the [otel] extra
+        self.tracing = make_tracing(settings) if tracing is None else tracing
         port = settings.http_port if http_port is None else http_port
         listen = http_port is not None or settings.http_port != 0
         self.server = OpsServer(settings.http_host, port, self.metrics, self.health) if listen else None
@@ -75,7 +78,7 @@ class Service:
         ownership = Ownership(consumer, delivery, log, self.report, replay, stall)
         pool = ThreadPoolExecutor(s.decide_threads, thread_name_prefix="decide") if s.decide_threads else None
         moderator = Moderator(s, consumer, delivery, ownership, self.policy, self.report, log, stall=stall,
-                              replay=replay, pool=pool)
+                              replay=replay, pool=pool, tracing=self.tracing)
         return moderator, pool
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -88,6 +91,7 @@ class Service:
         try:
             await self.moderator.run(stop)
         finally:
+            self.tracing.close()
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
@@ -120,7 +124,12 @@ def run_service(config_file: Path | None = None) -> int:
     except Exception as exc:  # e.g. an unreadable key directory's odd file: one clear line, not a traceback
         log.error("policy_invalid", error=f"{type(exc).__name__}: {exc}")
         return 2
-    return asyncio.run(_serve(settings, Service(settings, log, policy=policy, metrics=metrics), log))
+    try:
+        service = Service(settings, log, policy=policy, metrics=metrics)
+    except RuntimeError as exc:  # otlp_endpoint set without the [otel] extra
+        log.error("tracing_unavailable", error=str(exc))
+        return 2
+    return asyncio.run(_serve(settings, service, log))
 
 
 async def _serve(settings: Settings, service: Service, log: Any) -> int:

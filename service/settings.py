@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from service.core.cloudevents import DEFAULT_SOURCE
 from service.core.limits import Limits
 
 ENV_PREFIX = "MODERATION_"
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     rejected_topic: str = Field("articles.rejected", description="Topic rejected decisions are written to.")
     deadletter_topic: str = Field(
         "articles.deadletter", description="Topic for records whose processing failed unexpectedly (a bug)."
+    )
+    cloudevents_source: str = Field(
+        DEFAULT_SOURCE, min_length=1, max_length=1_000, pattern=r"^[!-~]+$",
+        description="ce_source (a URI-reference) of every record written; set one per deployment, e.g. "
+        "https://moderation.example.com/prod, so (ce_source, ce_id) is unique across them.",
     )
     group_id: str = Field("article-moderation", description="Consumer group; instances in one group share the input.")
     client_id: str = Field("article-moderation", description="Kafka client id prefix.")
@@ -114,6 +120,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="/readyz fails when no fetch, delivery or probe reached the broker for this long."
     )
     shutdown_timeout_s: float = Field(30.0, gt=0, description="Bound on graceful shutdown after SIGTERM.")
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MODERATION_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+        description="Base URL of an OTLP/HTTP collector, e.g. http://localhost:4318: export spans for consume, decide, "
+        "produce and each traced record (needs the [otel] extra; OTEL_EXPORTER_OTLP_ENDPOINT also works). Unset: off.",
+    )
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:

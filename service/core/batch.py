@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from service.core.cloudevents import DEFAULT_SOURCE, stamp
 from service.core.decide import RulesLike, decide_record
 from service.core.decision import Decision
 from service.core.envelope import Source, decision_event, encode
@@ -47,6 +48,7 @@ class Topics:
     approved: str
     rejected: str
     deadletter: str
+    cloudevents_source: str = DEFAULT_SOURCE  # ce_source of every record written (service/core/cloudevents.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,8 @@ def process_batch(
     ``replay``: the batch's view of the replay windows (None: no replay detection); its pending entries are
     remembered by the shell once the partitions' decisions are delivered (``ReplayBatch.commit``).
     """
-    return {source: [_outgoing(record, policy, decided_at, topics, limits, replay) for record in part]
+    return {source: stamp([_outgoing(record, policy, decided_at, topics, limits, replay) for record in part], part,
+                          topics.cloudevents_source, decided_at)
             for source, part in records.items()}
 
 

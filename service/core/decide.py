@@ -94,7 +94,9 @@ def _decide(value: bytes | None, keyring: Keyring | None, rules: RulesLike, now:
     try:
         article = Article.model_validate(document)
     except ValidationError as exc:
-        return _rejected(schema_reasons(exc), rules, now, document), None
+        # Not an article: the decision's ``article`` stays None (the published contract types it as an
+        # Article), and the envelope carries the record's bytes in ``original`` instead.
+        return _rejected(schema_reasons(exc), rules, now), None
     signer = nonce = None
     if keyring is not None:
         verified = verify_signature(document, keyring, now)

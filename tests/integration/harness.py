@@ -11,11 +11,13 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from contract import check as check_contract
 
 from service.bootstrap import Service
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
 from service.kafka.topics import ensure_topics
+from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -63,10 +65,10 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Service]:
+async def running(settings: Settings, tracing: Any = NO_TRACING) -> AsyncIterator[Service]:
     """The service (loop and policy watcher) in this event loop, stopped gracefully (and checked not to have
     crashed) at the end."""
-    service = Service(settings, structlog.get_logger("test"))
+    service = Service(settings, structlog.get_logger("test"), tracing=tracing)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:
@@ -105,6 +107,8 @@ async def collect(bootstrap: str, topics: list[str], expected: int, timeout: flo
                 return got
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
+                for record in records:
+                    check_contract(record)  # every record any test collects keeps the published contract
                 got.extend(records)
     finally:
         await consumer.stop()
