@@ -29,8 +29,8 @@ class Policy:
         self._metrics = metrics
         self._interval = settings.reload_interval_s
         self._next_check = time.monotonic() + self._interval
-        rules = read_rules(settings.rules_path)  # at start, a bad rules file is fatal: there is nothing to fall back on
-        self._rules_watcher = RulesFileWatcher(settings.rules_path, rules)
+        rules = read_rules(settings.rules_file())  # at start, a bad rules file is fatal: nothing to fall back on
+        self._rules_watcher = RulesFileWatcher(settings.rules_file(), rules)
         self._keys_watcher = KeyDirectoryWatcher(
             settings.keys_dir, allow_loose_permissions=settings.allow_loose_key_permissions
         )
@@ -39,6 +39,11 @@ class Policy:
         self._report_key_problems(self._keys_watcher.problems)
         self.current = Snapshot(keyring, rules)
         log.info("policy_loaded", rules_version=rules.version, rules=len(rules.rules), keys=len(keyring))
+
+    @property
+    def key_problems(self) -> list[Any]:
+        """What was wrong with the key directory at the latest load (bootstrap refuses to start on some)."""
+        return list(self._keys_watcher.problems)
 
     def refresh(self) -> Snapshot:
         """Check the files at most every reload interval; return the snapshot to decide the next batch with."""

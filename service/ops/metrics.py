@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
+
+from service.version import VERSION
 
 PREFIX = "moderation"
 # Batches take from ~1 ms (a few records) to seconds (a full batch under transactions).
@@ -50,6 +52,8 @@ class Metrics:
             )
         }
         self._policy_collector: _PolicyCollector | None = None
+        # moderation_build_info{version="..."} 1: which release runs, for dashboards and alerts across a rollout.
+        Info(f"{PREFIX}_build", "The running release of the service.", registry=r).info({"version": VERSION})
 
     def track_policy(self, policy: Any) -> None:
         """Export the rules version and key count of ``policy.current`` (read at every scrape)."""
