@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -65,14 +66,20 @@ def _positive(text: str) -> int:
 
 @asynccontextmanager
 async def kafka_edge(settings: Settings) -> AsyncIterator[None]:
-    """Translate aiokafka's (and the network's) errors into BrokerUnavailable naming the brokers."""
+    """Translate aiokafka's (and the network's) errors into BrokerUnavailable naming the brokers.
+
+    aiokafka also logs each failed connection attempt; with no logging configured Python would print those on
+    stderr beside our one line, so its logger gets a handler that drops them.
+    """
     from aiokafka.errors import KafkaError
 
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     try:
         yield
     except (TimeoutError, KafkaError, OSError) as exc:
-        detail = str(exc) or type(exc).__name__
-        raise BrokerUnavailable(f"Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {detail}") from exc
+        kind, detail = type(exc).__name__, str(exc)
+        detail = detail if detail.startswith(kind) else f"{kind}: {detail}" if detail else kind
+        raise BrokerUnavailable(f"Kafka at {settings.bootstrap_servers}: {detail}") from exc
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -91,8 +98,8 @@ async def _produce(settings: Settings, security: dict[str, Any], topic: str,
     async with kafka_edge(settings):
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                                     enable_idempotence=True, linger_ms=5, **security)
-        await producer.start()
-        try:
+        try:  # stop() after a failed start() too: it closes what start() opened
+            await producer.start()
             acks = [(source, await producer.send(topic, value, key=key, timestamp_ms=ts))
                     for source, key, value, ts in records]
             for source, ack in acks:
@@ -158,8 +165,8 @@ async def _watch(s: Settings, security: dict[str, Any], from_beginning: bool) ->
             isolation_level="read_committed", auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=False, **security,
         )
-        await consumer.start()
         try:
+            await consumer.start()
             async for record in consumer:
                 print(format_decision_line(record.topic, record.value, s.deadletter_topic), flush=True)
         finally:
