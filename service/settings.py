@@ -251,8 +251,10 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     for name in sorted(environ):
         upper = name.upper()  # pydantic-settings matches names case-insensitively
         if upper.startswith(ENV_PREFIX) and upper not in known:
-            close = difflib.get_close_matches(upper, known, n=1)
-            found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+            # Compared without the shared prefix, which would make every name look close to every other.
+            close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
+                                              [k.removeprefix(ENV_PREFIX) for k in known], n=1, cutoff=0.75)
+            found.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
     return found
 
 
