@@ -24,6 +24,7 @@ from service.app import Moderator
 from service.errors import ConfigError, ModerationError
 from service.files.keydir import UNLISTABLE
 from service.files.policy import Policy
+from service.kafka.broker_check import check_brokers
 from service.ops.health import Health, LoopPulse
 from service.ops.http_server import OpsServer
 from service.ops.logs import configure_logging, register_secret
@@ -124,8 +125,6 @@ def require_keys(settings: Settings, policy: Policy) -> None:
 
 
 async def _serve(settings: Settings, service: Service, log: Any) -> int:
-    from service.kafka.broker_check import check_brokers
-
     stop = asyncio.Event()  # handlers first: a SIGTERM during the broker check is a clean exit too
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,8 @@
 Everything that can be checked without the broker is checked first, so a mistake costs no connection and
 publishes nothing: the settings, the signing key, every event file read and, with ``--sign-with``, every
 event signed (an event the key is not bound to is refused, not published unsigned). aiokafka's errors are
-translated here, at the edge, into BrokerUnavailable (exit 1, service/cli/common.py).
+translated here, at the edge, into BrokerUnavailable (exit 1, service/cli/common.py). aiokafka is imported
+inside the functions that use it: the other commands, which share this process's start-up, do not pay for it.
 """
 
 from __future__ import annotations
