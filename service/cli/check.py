@@ -1,8 +1,9 @@
 """``moderation check``: decide event files offline, with the service's core and rules, one JSON line per event.
 
 Rows: ``{"source", "decision", "reasons", "rulesFired", "rulesVersion", "signer", "signature", "title"}``;
-``signature`` is ``"verified"``, ``"failed"`` (the event was rejected before or at the signature step) or
-``"skipped"`` (``--no-verify``: the rules are applied to every readable event, for rule authors without keys).
+``signature`` is ``"verified"``, ``"failed"`` (a ``signature.*`` reason), ``"not reached"`` (the event was
+rejected before the signature step: unreadable, or not an article) or ``"skipped"`` (``--no-verify``: the rules
+are applied to every readable event, for rule authors without keys).
 An exact copy of a signed event later in the files is a replay, as in the service.
 """
 
@@ -61,6 +62,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def signature_step(decision: Decision) -> str:
+    if decision.signer:
+        return "verified"
+    failed = any(reason.code.startswith("signature.") for reason in decision.reasons)
+    return "failed" if failed else "not reached"
+
+
 def row(source: str, decision: Decision, *, verified: bool) -> dict[str, Any]:
     article = decision.article if isinstance(decision.article, dict) else {}
     return {
@@ -70,6 +78,6 @@ def row(source: str, decision: Decision, *, verified: bool) -> dict[str, Any]:
         "rulesFired": list(decision.rulesFired),
         "rulesVersion": decision.rulesVersion,
         "signer": decision.signer,
-        "signature": ("verified" if decision.signer else "failed") if verified else "skipped",
+        "signature": signature_step(decision) if verified else "skipped",
         "title": article.get("title"),
     }

@@ -123,3 +123,22 @@ def test_a_bug_is_one_line_with_exit_1_and_traceback_shows_it(monkeypatch, capsy
     assert err.startswith("moderation check: internal error (a bug;") and "KeyError" in err and err.count("\n") == 1
     with pytest.raises(KeyError):
         main(["--traceback", "check", "--no-verify", seed])
+
+
+def test_the_metrics_name_the_running_version():
+    from service.ops.metrics import Metrics
+    from service.version import VERSION
+
+    assert f'moderation_build_info{{version="{VERSION}"}} 1.0' in Metrics().exposition().decode()
+
+
+def test_check_says_where_the_signature_step_stopped(capsys):
+    import orjson
+
+    from service.cli import main
+
+    seeds = sorted(str(p) for p in (ROOT / "seeds").iterdir())
+    assert main(["check", "--now", "2026-11-26T00:00:00Z", *seeds]) == 0
+    rows = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    steps = {Path(row["source"]).name: row["signature"] for row in rows}
+    assert steps["000_eec557f0eb51af83.txt"] == "failed" and steps["006_schema_invalid.md"] == "not reached"
