@@ -52,7 +52,8 @@ def cases(d: Path, busy_port: int) -> dict[str, Case]:
         "run/port-in-use": Case(("run",), 2, (*run_env, ("MODERATION_HTTP_PORT", str(busy_port)))),
         "run/host-unknown": Case(("run",), 2, (*run_env, ("MODERATION_HTTP_HOST", "no.such.host.invalid"),
                                                 ("MODERATION_HTTP_PORT", str(busy_port)))),  # 0 would mean off
-        "run/no-usable-key": Case(("run",), 2, (*run_env, ("MODERATION_KEYS_DIR", f"{d}/empty-keys"))),
+        "run/no-usable-key": Case(("run",), 2, (*run_env, ("MODERATION_KEYS_DIR", f"{d}/empty-keys"),
+                                                ("MODERATION_KEY_DIR", "typo"))),
         "check/bad-rules": Case(("check", "--rules", f"{d}/bad-rules.yaml", str(SEED)), 2),
         "check/bad-now": Case(("check", "--now", "yesterday", str(SEED)), 2),
         "check/keys-not-a-dir": Case(("check", "--keys", str(SEED), str(SEED)), 2),
@@ -204,3 +205,4 @@ def test_the_start_up_log_line_names_the_version(results):
 
     stderr = results["run/no-usable-key"][1].stderr
     assert '"service_starting"' in stderr and f'"version":"{VERSION}"' in stderr
+    assert '"unknown_variable"' in stderr and "MODERATION_KEY_DIR (did you mean MODERATION_KEYS_DIR?)" in stderr
