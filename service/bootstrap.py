@@ -5,8 +5,9 @@ Order at start: settings (a bad one is a ConfigError: the CLI prints one line an
 service needs before it may consume, each failure one ``startup_failed`` log line and exit 2: the TLS files,
 the rules file, a key directory that exists and holds a usable key (unless ``allow_no_keys``), the HTTP port.
 Then a broker check (exit 2 when the brokers refuse our credentials or certificate), and the loop until
-SIGTERM/SIGINT. The HTTP server stops after the loop. ``Service`` is the same wiring without the process
-concerns (signals, exit codes), so tests run it in their own event loop.
+SIGTERM/SIGINT. The HTTP server stops after the loop. An unexpected exception (a bug) ends the process with
+status 1 and one ``service_crashed`` log line that carries the traceback as a field. ``Service`` is the same
+wiring without the process concerns (signals, exit codes), so tests run it in their own event loop.
 """
 
 from __future__ import annotations
@@ -103,7 +104,11 @@ def run_service(config_file: Path | None = None) -> int:
     except OSError as exc:  # e.g. a key directory entry that cannot be examined: one clear line, not a traceback
         log.error("startup_failed", error=f"{type(exc).__name__}: {exc}")
         return 2
-    return asyncio.run(_serve(settings, service, log))
+    try:
+        return asyncio.run(_serve(settings, service, log))
+    except Exception:  # a bug: the traceback goes into one JSON log line (exception field), for the bug report
+        log.exception("service_crashed")
+        return 1
 
 
 def require_keys(settings: Settings, policy: Policy) -> None:
