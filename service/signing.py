@@ -17,16 +17,13 @@ from collections.abc import Mapping
 from service.core.canonical import SECURED
 from service.core.keys import SigningKey
 from service.core.signature import sign_document
+from service.errors import SigningError
 from service.files.keydir import read_key_file
 
 __all__ = ["SigningError", "load_signing_key", "set_secured_line", "sign_event"]
 
 # A top-level ``secured`` key, bare or quoted, at the start of a line of the front matter.
 _SECURED_LINE = re.compile(r"""^(?:secured|"secured"|'secured')[ \t]*:""")
-
-
-class SigningError(ValueError):
-    """The event cannot be signed with this key (wrong provider, content without a canonical form...)."""
 
 
 def load_signing_key(path: str | os.PathLike) -> SigningKey:

@@ -31,16 +31,13 @@ from service.core.cloudevents import DEFAULT_SOURCE, stamp
 from service.core.decide import RulesLike, decide_record
 from service.core.decision import Decision
 from service.core.envelope import Source, decision_event, encode
+from service.core.errors import DecisionTooLarge
 from service.core.limits import DEFAULT_LIMITS, Limits
 from service.core.replay import ReplayBatch
 from service.core.signature import Keyring
 
 MAX_DECISION_BYTES = 1_000_000  # below the broker's default message.max.bytes (1 MiB + 12), headers included
 ERROR_TYPE, ERROR_MESSAGE, ERROR = "moderation-error-type", "moderation-error-message", "moderation-error"
-
-
-class DecisionTooLarge(Exception):
-    """The decision event would exceed what the broker accepts."""
 
 
 @dataclass(frozen=True, slots=True)

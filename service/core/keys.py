@@ -20,16 +20,14 @@ from datetime import datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from service.core.errors import InvalidKeyError  # re-exported: callers import it from here
+
 ED25519 = "ed25519"
 HMAC_SHA256 = "hmac-sha256"
 TAG_LENGTH = {ED25519: 64, HMAC_SHA256: 32}
 MIN_SECRET, MAX_SECRET = 32, 1024  # RFC 2104: a secret shorter than the hash output is discouraged
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # also a file name: no '/', no leading dot
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
-
-
-class InvalidKeyError(ValueError):
-    """A key is not usable. The message names the key id or the field, never the material."""
 
 
 @dataclass(frozen=True, slots=True)

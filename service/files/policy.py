@@ -29,8 +29,8 @@ class Policy:
         self._log = log
         self._metrics = metrics
         self.interval = settings.reload_interval_s
-        rules = read_rules(settings.rules_path)  # at start, a bad rules file is fatal: there is nothing to fall back on
-        self._rules_watcher = RulesFileWatcher(settings.rules_path, rules)
+        rules = read_rules(settings.rules_file())  # at start, a bad rules file is fatal: nothing to fall back on
+        self._rules_watcher = RulesFileWatcher(settings.rules_file(), rules)
         self._keys_watcher = KeyDirectoryWatcher(
             settings.keys_dir, allow_loose_permissions=settings.allow_loose_key_permissions
         )
@@ -39,6 +39,11 @@ class Policy:
         self._report_key_problems(self._keys_watcher.problems)
         self.current = Snapshot(keyring, rules)
         log.info("policy_loaded", rules_version=rules.version, rules=len(rules.rules), keys=len(keyring))
+
+    @property
+    def key_problems(self) -> list[Any]:
+        """What was wrong with the key directory at the latest load (bootstrap refuses to start on some)."""
+        return list(self._keys_watcher.problems)
 
     async def watch(self) -> None:
         """Poll the files every reload interval and swap ``current``; runs until cancelled."""

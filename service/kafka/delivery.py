@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from service.core.batch import Outgoing
+from service.errors import DeliveryFailed  # re-exported: app.py imports it from here
 from service.kafka.aiokafka_compat import force_close, partition_chooser, transaction_open
 from service.settings import Settings
 
@@ -44,15 +45,6 @@ TXN_RETRY_BACKOFF_MS = 20
 # Bounds that keep a shutdown within shutdown_timeout_s even while the broker is away.
 ABORT_TIMEOUT_S = 2.0  # abort a failed transaction if the broker answers; otherwise the next owner aborts it
 STOP_TIMEOUT_S = 2.0
-
-
-class DeliveryFailed(Exception):
-    """Decisions for these input partitions were not written; their offsets were not committed."""
-
-    def __init__(self, partitions: set[TopicPartition], cause: BaseException) -> None:
-        super().__init__(f"delivery failed for {len(partitions)} partition(s): {cause!r}")
-        self.partitions = partitions
-        self.cause = cause
 
 
 class Delivery(Protocol):

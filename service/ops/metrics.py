@@ -22,6 +22,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
@@ -31,6 +32,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from service.ops.reports import Assignment, BatchReport, Event, PolicyChange
+from service.version import VERSION
 
 PREFIX = "moderation"
 # Batches take from ~1 ms (a few records) to seconds (a full batch under transactions).
@@ -73,6 +75,8 @@ class Metrics:
         self.policy_counts = {change: Counter(f"{PREFIX}_{change.value}", _POLICY_HELP[change], registry=r)
                               for change in PolicyChange}
         self._policy_collector: _PolicyCollector | None = None
+        # moderation_build_info{version="..."} 1: which release runs, for dashboards and alerts across a rollout.
+        Info(f"{PREFIX}_build", "The running release of the service.", registry=r).info({"version": VERSION})
 
     def track_policy(self, policy: Any) -> None:
         """Export the rules version and key count of ``policy.current`` (read at every scrape)."""

@@ -40,14 +40,14 @@ def test_every_record_written_is_a_cloudevent_with_every_attribute_and_the_input
         (b"big", b'{"title": "' + b"x" * 600_000 + b'"}', [], "rejected"),                   # oversized
         (b"poison", orjson.dumps(signed), [*trace, ("marker", b"poison")], "deadlettered"),  # a bug
     ]
-    real_decide = service.core.batch.decide
+    real_decide = service.core.batch.decide_record
 
-    def decide(value, headers, *args):  # a bug that only this record's headers trigger
+    def decide(value, headers, *args, **kwargs):  # a bug that only this record's headers trigger
         if dict(headers or ()).get("marker") == b"poison":
             raise ZeroDivisionError("division by zero in rule 'x'")
-        return real_decide(value, headers, *args)
+        return real_decide(value, headers, *args, **kwargs)
 
-    monkeypatch.setattr(service.core.batch, "decide", decide)
+    monkeypatch.setattr(service.core.batch, "decide_record", decide)
 
     async def scenario():
         await create_topics(settings, partitions=1)

@@ -291,9 +291,11 @@ def test_counting_a_batch_of_decisions_equals_counting_them_one_by_one():
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple], float]:
+    """The service's own series (the process and platform collectors read the live process: not comparable)."""
     text = metrics.exposition().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text)
-            for s in family.samples if not s.name.endswith("_created")}
+            for s in family.samples
+            if not s.name.endswith("_created") and not s.name.startswith(("process_", "python_"))}
 
 
 # ---- producer batches -------------------------------------------------------------------------------------
