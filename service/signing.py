@@ -6,21 +6,25 @@
 
 ``set_secured_line`` signs front-matter files in place without re-writing their YAML: only the ``secured:``
 line changes, so comments, quoting and layout stay as the author wrote them.
+
+The randomness of signing lives here: ``new_nonce()`` draws the 16-byte nonce with ``secrets`` and hands it to
+the pure ``service.core.signature.sign_document``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 
-from service.core.canonical import SECURED
+from service.core import signature
+from service.core.canonical import NONCE_LENGTH, SECURED
 from service.core.keys import SigningKey
-from service.core.signature import sign_document
 from service.errors import SigningError
 from service.files.keydir import read_key_file
 
-__all__ = ["SigningError", "load_signing_key", "set_secured_line", "sign_event"]
+__all__ = ["SigningError", "load_signing_key", "new_nonce", "set_secured_line", "sign_document", "sign_event"]
 
 # A top-level ``secured`` key, bare or quoted, at the start of a line of the front matter.
 _SECURED_LINE = re.compile(r"""^(?:secured|"secured"|'secured')[ \t]*:""")
@@ -29,6 +33,19 @@ _SECURED_LINE = re.compile(r"""^(?:secured|"secured"|'secured')[ \t]*:""")
 def load_signing_key(path: str | os.PathLike) -> SigningKey:
     """Read a ``<id>.signing.json`` file. Raises OSError, or ValueError naming what is wrong with it."""
     return read_key_file(path, SigningKey)  # type: ignore[return-value]  # it returns the kind it is given
+
+
+def new_nonce() -> bytes:
+    """A fresh random nonce (16 bytes from the OS's CSPRNG): one per signature, never reused."""
+    return secrets.token_bytes(NONCE_LENGTH)
+
+
+def sign_document(document: Mapping, key: SigningKey, nonce: bytes | None = None) -> str:
+    """The ``secured`` value for ``document``, with a fresh nonce unless one is given (test vectors give one).
+
+    Raises what ``service.core.signature.sign_document`` raises; no provider check (``sign_event`` has it).
+    """
+    return signature.sign_document(document, key, new_nonce() if nonce is None else nonce)
 
 
 def sign_event(

@@ -1,13 +1,15 @@
 """``moderation rules validate`` and ``moderation rules diff``: what a rule author runs before deploying.
 
-validate FILE...               load each file as the service would; print ``ok FILE VERSION N rules`` or every
-                               problem (file:line: rule 'id': ...); exit 1 if any file is invalid, 2 if one
-                               is missing (the convention of service/cli/common.py)
+validate FILE...               load each file as the service would; print ``ok FILE VERSION N rules`` (plus
+                               ``(K review)`` for review rules, ``(default: review)``) or every problem
+                               (file:line: rule 'id': ...); exit 1 if any file is invalid, 2 if one is missing
+                               (the convention of service/cli/common.py)
 diff OLD NEW PATH...           decide a corpus of event files (JSON, front matter, .jsonl; directories are
                                walked) with both rule files, print every decision the new file changes and
-                               a summary; ``--json`` prints JSON lines instead. Without ``--keys`` signatures
-                               are not checked (the diff is about rules); with it they are, as in the service.
-                               A rules file that does not load is a usage error (exit 2), as in ``check``.
+                               a summary (flips between approved, rejected and review); ``--json`` prints
+                               JSON lines instead. Without ``--keys`` signatures are not checked (the diff
+                               is about rules); with it they are, as in the service. A rules file that does
+                               not load is a usage error (exit 2), as in ``check``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(problem)
             print(f"invalid {path}: {len(exc.problems)} problem(s)")
             continue
-        print(f"ok {path} {rules.version} {len(rules)} rules")
+        held = sum(rule.action == "review" for rule in rules.compiled)
+        extra = f" ({held} review)" if held else ""
+        extra += f" (default: {rules.default})" if rules.default == "review" else ""
+        print(f"ok {path} {rules.version} {len(rules)} rules{extra}")
     return EXIT_FAILED if failed else 0
 
 
@@ -69,7 +74,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.keys is not None:
         keyring = load_cli_keyring(args.keys, args.allow_loose_key_permissions)
     now = parse_time(args.now)
-    counts = {"events": 0, "approved->rejected": 0, "rejected->approved": 0, "reasons": 0}
+    counts = {"events": 0, **dict.fromkeys(FLIPS, 0), "reasons": 0}
     for source, value in iter_event_files(_expand(args.paths)):
         counts["events"] += 1
         before, after = decide(value, (), keyring, old, now), decide(value, (), keyring, new, now)
@@ -80,6 +85,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
         _print_change(source, change, before, after, args.json)
     _print_summary(counts, old.version, new.version, args.json)
     return 0
+
+
+# Every way a decision can change; the review outcome (rules `action: review`) flips like the other two.
+FLIPS = tuple(
+    f"{a}->{b}" for a, b in (
+        ("approved", "rejected"), ("rejected", "approved"), ("approved", "review"), ("review", "approved"),
+        ("rejected", "review"), ("review", "rejected"),
+    )
+)
 
 
 def _expand(paths: list[Path]) -> Iterator[Path]:
@@ -126,14 +140,16 @@ def _print_change(source: str, change: str, before: Any, after: Any, as_json: bo
 
 
 def _print_summary(counts: dict[str, int], old: str, new: str, as_json: bool) -> None:
-    flips = counts["approved->rejected"] + counts["rejected->approved"]
+    flips = sum(counts[flip] for flip in FLIPS)
     unchanged = counts["events"] - flips - counts["reasons"]
     if as_json:
         summary = {**counts, "unchanged": unchanged, "oldVersion": old, "newVersion": new}
         sys.stdout.buffer.write(orjson.dumps({"summary": summary}) + b"\n")
         return
-    to_rejected, to_approved = counts["approved->rejected"], counts["rejected->approved"]
+    # approved<->rejected always shown; flips to or from review only when there are some
+    shown = [flip for flip in FLIPS if flip in FLIPS[:2] or counts[flip]]
+    detail = ", ".join(f"{counts[flip]} {flip}" for flip in shown)
     print(
-        f"{counts['events']} events: {flips} decisions changed ({to_rejected} approved->rejected,"
-        f" {to_approved} rejected->approved), {counts['reasons']} reasons changed, {unchanged} unchanged"
+        f"{counts['events']} events: {flips} decisions changed ({detail}),"
+        f" {counts['reasons']} reasons changed, {unchanged} unchanged"
     )

@@ -10,7 +10,7 @@ Steps, each ending the decision early with a rejection when it fails:
   2. validate JSON values -> Article (``schema.*`` reasons, with field paths)
   3. verify   the ``secured`` signature against the keyring (``signature.*``); skipped when keyring is None,
               which only rule dry-runs (``moderation rules diff``) ask for
-  4. rules    the publish rules, evaluated against ``now``
+  4. rules    the publish rules, evaluated against ``now``: approved, rejected, or "review" (held for a person)
   5. replay   (decide_record only) the signer and nonce against the partition's replay window
 
 Pure: ``now`` is an argument (the service passes the record's timestamp, so replaying a record gives the same
@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from service.core import reasons as r
 from service.core.article import Article
-from service.core.decision import Decision
+from service.core.decision import Decision, Outcome
 from service.core.decode import DEFAULT_LIMITS, Limits, decode_event
 from service.core.reasons import Reason
 from service.core.replay import ReplayBatch
@@ -40,9 +40,11 @@ Headers = Sequence[tuple[str, bytes]]
 
 
 class RulesOutcomeLike(Protocol):
-    approved: bool
     fired: tuple[str, ...]
     reasons: tuple[Reason, ...]
+
+    @property
+    def decision(self) -> Outcome: ...  # "approved" | "rejected" | "review"
 
 
 class RulesLike(Protocol):
@@ -105,7 +107,7 @@ def _decide(value: bytes | None, keyring: Keyring | None, rules: RulesLike, now:
         signer, nonce = verified.key_id, verified.nonce
     outcome = rules.evaluate(article, document, now)
     decision = Decision(
-        decision="approved" if outcome.approved else "rejected",
+        decision=outcome.decision,
         reasons=tuple(outcome.reasons),
         rulesFired=tuple(outcome.fired),
         rulesVersion=rules.version,

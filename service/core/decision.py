@@ -16,7 +16,9 @@ from service.core.reasons import Reason
 
 SCHEMA_VERSION = 1
 
-Outcome = Literal["approved", "rejected"]
+# "review": a rule held the event for a person to settle (docs/rules.md, precedence); it is neither approved
+# nor rejected yet, so ``approved`` is False and ``held`` is True.
+Outcome = Literal["approved", "rejected", "review"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +36,8 @@ class Decision:
     @property
     def approved(self) -> bool:
         return self.decision == "approved"
+
+    @property
+    def held(self) -> bool:
+        """Held for human review: the decision is "review"."""
+        return self.decision == "review"

@@ -1,4 +1,4 @@
-"""Bytes -> the event as JSON values, or the reason it cannot be read. Never raises, for any input.
+r"""Bytes -> the event as JSON values, or the reason it cannot be read. Never raises, for any input.
 
 Two formats are accepted, told apart by their first non-blank bytes (after an optional UTF-8 byte order mark):
 
@@ -9,6 +9,11 @@ Two formats are accepted, told apart by their first non-blank bytes (after an op
 Then the limits (``limits.py``) are checked on the decoded tree, the same way for both formats (front matter is
 also held to the depth and count limits while it is read). Cheap checks come first, so hostile input costs the
 least: size before parsing, parsing before the tree walk, the walk before the duplicate-key parse.
+
+Front matter may not hold the characters YAML 1.1 counts as line breaks and YAML 1.2 as text (U+0085, U+2028,
+U+2029) written as themselves: libyaml (YAML 1.1) folds U+0085 to a space inside a quoted value, a YAML 1.2 reader
+keeps it, so one record would read as two different events. Escaped in a double-quoted value (``\N``, ``\L``,
+``\P``) they mean the same to both, and JSON has no such ambiguity.
 
 Duplicate keys are refused in both formats (``input.duplicate_key``), not resolved. Parsers disagree on which
 duplicate wins (orjson, PyYAML, Python and Go take the last, others the first or fail), so one record could show
@@ -32,6 +37,10 @@ from service.core.yaml_loader import load_yaml_values
 __all__ = ["DEFAULT_LIMITS", "Limits", "decode_event"]
 
 _BOM = b"\xef\xbb\xbf"
+# Line breaks to YAML 1.1 (libyaml), ordinary characters to YAML 1.2: refused in front matter (see above).
+_AMBIGUOUS_BREAKS = {
+    "\x85": "U+0085 NEXT LINE", "\u2028": "U+2028 LINE SEPARATOR", "\u2029": "U+2029 PARAGRAPH SEPARATOR",
+}
 _BLANK = b" \t\r\n"
 
 
@@ -108,6 +117,12 @@ def _decode_front_matter(body: bytes, limits: Limits) -> object | Reason:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Reason(r.INPUT_NOT_UTF8, f"the record is not valid UTF-8 (byte {exc.start})")
+    for char, name in _AMBIGUOUS_BREAKS.items():
+        at = text.find(char)
+        if at >= 0:
+            line = text.count("\n", 0, at) + 1
+            return Reason(r.INPUT_MALFORMED_YAML, f"the front matter holds {name} as itself (line {line}): YAML 1.1 and"
+                          " 1.2 readers disagree on it; write it escaped in double quotes (\\N, \\L, \\P) or send JSON")
     # Only CR/LF end lines: str.splitlines() would also split on U+2028 etc. inside quoted values.
     lines = text.lstrip(" \t\r\n").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines[0].rstrip() != "---":

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from service.core.article import Article
-from service.core.decision import SCHEMA_VERSION, Decision
+from service.core.decision import SCHEMA_VERSION, Decision, Outcome
 from service.core.reasons import Reason
 
 # Where the published JSON Schemas live (their ``$id``s); the decision's is also every decision's ce_dataschema.
@@ -50,7 +50,7 @@ class DecisionEvent:
     """Schema of the published decision (documentation and JSON Schema; the hot path builds dicts)."""
 
     schemaVersion: Literal[1]
-    decision: Literal["approved", "rejected"]
+    decision: Outcome  # "approved" | "rejected" | "review" (service/core/decision.py)
     reasons: list[Reason]
     rulesFired: list[str]
     rulesVersion: str

@@ -5,6 +5,8 @@ Rules of this module:
 * Key material never appears in a repr, an exception or a message: only key ids do.
 * A key is bound to the provider domains it may sign for (lower-cased), and optionally to a validity
   window ``not_before <= now < not_after`` (half-open, timezone-aware).
+* A small-order (weak) Ed25519 public key is refused when the key is made: with one, a single fixed signature
+  verifies every message (RFC 8032 verification does not exclude them; libsodium does, the same way as here).
 The key-file format (JSON) is at the end; ``service.files.keydir`` reads and writes the files.
 """
 
@@ -28,6 +30,26 @@ TAG_LENGTH = {ED25519: 64, HMAC_SHA256: 32}
 MIN_SECRET, MAX_SECRET = 32, 1024  # RFC 2104: a secret shorter than the hash output is discouraged
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # also a file name: no '/', no leading dot
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
+
+
+# The y coordinates (sign bit cleared) of the eight points of small order on edwards25519 and of their
+# non-canonical encodings, as libsodium's ge25519_has_small_order lists them: 0 (order 4), 1 (order 1), the two
+# of order 8, p-1 (order 2), p (= 0) and p+1 (= 1). Clearing the sign bit covers both x signs: 14 encodings.
+# tests/unit/test_keys_weak.py derives the list from the curve arithmetic.
+SMALL_ORDER_Y = frozenset(bytes.fromhex(h) for h in (
+    "00" * 32,
+    "01" + "00" * 31,
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ec" + "ff" * 30 + "7f",
+    "ed" + "ff" * 30 + "7f",
+    "ee" + "ff" * 30 + "7f",
+))
+
+
+def is_small_order(public_key: bytes) -> bool:
+    """Is this 32-byte Ed25519 public key one of the small-order (weak) encodings?"""
+    return len(public_key) == 32 and public_key[:31] + bytes((public_key[31] & 0x7F,)) in SMALL_ORDER_Y
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +100,11 @@ class VerificationKey(_Key):
     def __post_init__(self) -> None:
         _Key.__post_init__(self)
         if self.algorithm == ED25519:  # parsed once here, not once per verification
+            if is_small_order(self.material):
+                raise InvalidKeyError(
+                    f"key {self.key_id}: the public key is a small-order point (a weak key: one fixed signature"
+                    " would verify every event); make a new key with `moderation keygen`"
+                )
             object.__setattr__(self, "_public", Ed25519PublicKey.from_public_bytes(self.material))
 
     def verify(self, message: bytes, tag: bytes) -> bool:

@@ -8,13 +8,14 @@ Rules of this module:
   with a stable ``signature.*`` code. Messages name key ids and domains, never key material.
 * Validity windows are checked against ``now``, the argument: the service passes the record's timestamp,
   not the wall clock, so reprocessing a record gives the same decision.
+* Signing takes its nonce as an argument: randomness stays in the shell (``service/signing.py`` draws it
+  with ``secrets``), so the same arguments always give the same ``secured`` value.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,15 +73,16 @@ class Keyring:
         return f"Keyring({len(self._keys)} keys: {', '.join(k.key_id for k in self._keys)})"
 
 
-def sign_document(document: Mapping, key: SigningKey, nonce: bytes | None = None) -> str:
-    """The ``secured`` value for ``document`` (any ``secured`` already in it is ignored).
+def sign_document(document: Mapping, key: SigningKey, nonce: bytes) -> str:
+    """The ``secured`` value for ``document`` (any ``secured`` already in it is ignored) with this nonce.
 
-    Raises CanonicalError when the document has no canonical form (floats, lone surrogates...), ValueError for
-    a nonce that is not 16 bytes, TypeError for a key that is not a SigningKey.
+    The nonce must be fresh and random for every signature (``service.signing.new_nonce()``); it is an argument
+    so the core draws no randomness. Raises CanonicalError when the document has no canonical form (floats,
+    lone surrogates...), ValueError for a nonce that is not 16 bytes, TypeError for a key that is not a
+    SigningKey.
     """
     if not isinstance(key, SigningKey):
         raise TypeError(f"signing needs a SigningKey, not {type(key).__name__}")
-    nonce = secrets.token_bytes(NONCE_LENGTH) if nonce is None else nonce
     tag = key.sign(signing_input(nonce, canonical_bytes(document)))
     return f"{base64.b64encode(tag).decode('ascii')};{base64.b64encode(nonce).decode('ascii')}"
 

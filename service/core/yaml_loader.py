@@ -17,6 +17,8 @@ How it stays safe on hostile text:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import yaml
 from yaml.events import (
     AliasEvent,
@@ -72,53 +74,91 @@ def load_yaml_values(text: str, limits: Limits) -> object | Reason:
         parser.dispose()
 
 
-def _build(parser: _Parser, limits: Limits) -> object | Reason:
-    # One frame per open container: [container, its path, the key waiting for its value (mappings)].
-    stack: list[list] = []
-    root: object = None
-    values = 0
-    while parser.check_event():
-        event = parser.get_event()
+@dataclass(slots=True)
+class _Frame:
+    """One open container: what it holds so far, its path in the document, and (mappings only) the key read
+    and waiting for its value."""
+
+    container: dict | list
+    path: tuple
+    key: str | None = None
+
+
+class _Builder:
+    """Folds libyaml's events into JSON values; ``feed`` returns a Reason at the first event breaking a rule."""
+
+    __slots__ = ("limits", "root", "stack", "values")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.stack: list[_Frame] = []
+        self.root: object = None
+        self.values = 0
+
+    def feed(self, event: object) -> Reason | None:
         kind = type(event)
         if kind in _NODES:
-            frame = stack[-1] if stack else None
-            if frame is not None and type(frame[0]) is dict and frame[2] is None:
-                key = _key(event, frame[0])
-                if isinstance(key, Reason):
-                    return key
-                frame[2] = key
-                continue
-            value = _scalar(event) if kind is ScalarEvent else _empty(event)
-            if isinstance(value, Reason):
-                return value
-            path: tuple = ()
-            if frame is None:
-                root = value
-            else:
-                container, path = frame[0], (*frame[1], frame[2] if type(frame[0]) is dict else len(frame[0]))
-                if type(container) is dict:
-                    container[frame[2]], frame[2] = value, None
-                else:
-                    container.append(value)
-                if len(container) > limits.max_items:
-                    return _refused(event, f"a container holds more than {limits.max_items} entries",
-                                    r.INPUT_TOO_MANY_ITEMS, frame[1])
-                values += 1
-                if values > limits.max_values:
-                    return _refused(event, f"the event holds more than {limits.max_values} values in all",
-                                    r.INPUT_TOO_MANY_VALUES)
-            if kind in _OPENS:
-                if len(stack) >= limits.max_depth:
-                    return _refused(event, f"the front matter nests deeper than {limits.max_depth} levels",
-                                    r.INPUT_TOO_DEEP, path)
-                stack.append([value, path, None])
-        elif kind in _CLOSES:
-            stack.pop()
+            return self._node(event, kind)  # type: ignore[arg-type]
+        if kind in _CLOSES:
+            self.stack.pop()
         elif kind is AliasEvent:
             return _refused(event, "YAML anchors and aliases are not allowed in events", r.INPUT_YAML_ALIAS)
-        elif kind is DocumentStartEvent and root is not None:
+        elif kind is DocumentStartEvent and self.root is not None:
             return _refused(event, "the front matter holds more than one YAML document", r.INPUT_MALFORMED_YAML)
-    return root
+        return None
+
+    def _node(self, event: NodeEvent, kind: type) -> Reason | None:
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and frame.key is None and type(frame.container) is dict:
+            key = _key(event, frame.container)
+            if isinstance(key, Reason):
+                return key
+            frame.key = key
+            return None
+        value = _scalar(event) if kind is ScalarEvent else _empty(event)  # type: ignore[arg-type]
+        if isinstance(value, Reason):
+            return value
+        if frame is None:
+            self.root, path = value, ()
+        else:
+            path = self._place(event, frame, value)
+            if isinstance(path, Reason):
+                return path
+        return self._open(event, value, path) if kind in _OPENS else None
+
+    def _place(self, event: NodeEvent, frame: _Frame, value: object) -> tuple | Reason:
+        """Put ``value`` into the open container; its path, or the limit it breaks."""
+        container = frame.container
+        if type(container) is dict:
+            path = (*frame.path, frame.key)
+            container[frame.key], frame.key = value, None
+        else:
+            path = (*frame.path, len(container))
+            container.append(value)
+        if len(container) > self.limits.max_items:
+            return _refused(event, f"a container holds more than {self.limits.max_items} entries",
+                            r.INPUT_TOO_MANY_ITEMS, frame.path)
+        self.values += 1
+        if self.values > self.limits.max_values:
+            return _refused(event, f"the event holds more than {self.limits.max_values} values in all",
+                            r.INPUT_TOO_MANY_VALUES)
+        return path
+
+    def _open(self, event: NodeEvent, container: object, path: tuple) -> Reason | None:
+        if len(self.stack) >= self.limits.max_depth:
+            return _refused(event, f"the front matter nests deeper than {self.limits.max_depth} levels",
+                            r.INPUT_TOO_DEEP, path)
+        self.stack.append(_Frame(container, path))  # type: ignore[arg-type]
+        return None
+
+
+def _build(parser: _Parser, limits: Limits) -> object | Reason:
+    builder = _Builder(limits)
+    while parser.check_event():
+        refused = builder.feed(parser.get_event())
+        if refused is not None:
+            return refused
+    return builder.root
 
 
 def _key(event: NodeEvent, mapping: dict) -> str | Reason:

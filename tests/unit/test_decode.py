@@ -46,8 +46,15 @@ def test_crlf_and_bom_are_accepted():
     assert decode_event(b'\xef\xbb\xbf {"a": 1}') == {"a": 1}
 
 
-def test_unicode_line_separator_inside_a_value_is_kept():
-    assert decode_event('---\nt: "a\u2028b"\n---\n'.encode()) == {"t": "a\u2028b"}
+def test_unicode_line_separators_are_kept_when_escaped_and_refused_as_themselves_in_front_matter():
+    """Issue 12: YAML 1.1 (libyaml) folds a raw U+0085 in a quoted value to a space, YAML 1.2 keeps it, so the
+    raw characters are refused in front matter (before, U+2028 was kept and U+0085 folded). Escaped, they read
+    as in JSON."""
+    assert decode_event(b'---\nt: "a\\Lb\\Nc\\Pd"\n---\n') == decode_event('{"t": "a\u2028b\x85c\u2029d"}'.encode())
+    for char in ("\u2028", "\x85", "\u2029"):
+        assert code(f'---\nt: "a{char}b"\n---\n'.encode()) == r.INPUT_MALFORMED_YAML
+        assert code(f"---\nt: 'a{char}b'\n---\n".encode()) == r.INPUT_MALFORMED_YAML
+        assert decode_event(f'{{"t": "a{char}b"}}'.encode()) == {"t": f"a{char}b"}
 
 
 def test_big_integers_become_floats_in_both_formats():

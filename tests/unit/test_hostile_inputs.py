@@ -37,8 +37,8 @@ from service.core.decide import decide
 from service.core.decode import DEFAULT_LIMITS, Limits, decode_event
 from service.core.keys import HMAC_SHA256, SigningKey
 from service.core.reasons import Reason
-from service.core.signature import sign_document
 from service.files.keydir import write_key_file
+from service.signing import sign_document  # draws the nonce (the core takes it as an argument)
 
 CORPUS = ROOT / "tests" / "corpus"
 SEED = SEED_DOCUMENTS["000_eec557f0eb51af83.txt"]

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from service.core.keys import ED25519, HMAC_SHA256, InvalidKeyError, SigningKey, VerificationKey
-from service.core.signature import Keyring, sign_document, verify_document
+from service.core.signature import Keyring, verify_document
 from service.files.keydir import KeyDirectoryWatcher, load_keyring, read_key_file, write_key_file
+from service.signing import sign_document  # draws the nonce (the core takes it as an argument)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -27,7 +27,8 @@ from service.core.canonical import CanonicalError, canonical_bytes, signing_inpu
 from service.core.decode import decode_event
 from service.core.keys import ED25519, HMAC_SHA256, SigningKey, VerificationKey, key_from_json, key_to_json
 from service.core.reasons import Reason
-from service.core.signature import Keyring, sign_document, verify_document
+from service.core.signature import Keyring, verify_document
+from service.signing import sign_document  # draws a fresh nonce when none is given (the core needs one)
 
 ROOT = Path(__file__).parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "signing.json"
@@ -358,7 +359,8 @@ def _write_vectors() -> None:  # pragma: no cover - run by hand, see the module 
         "provider": {"name": "Example", "domain": "example.org"}, "topics": ["AI"], "images": [], "related": [],
     }
     tricky = {
-        "title": "quote \" backslash \\ slash / controls \u0000\u0001\b\t\n\u000b\f\r\u001f\u007f",
+        # U+0000 is left out: the canonical form defines it, but the service refuses it on input (readerRefusals)
+        "title": "quote \" backslash \\ slash / controls \u0001\b\t\n\u000b\f\r\u001f\u007f",
         "excerpt": "non-ASCII as itself: é ü 中文 \u2028 \u2029 \ufeff 😀 â€œmojibakeâ€",
         "provider": {"name": "Example", "domain": "example.org", "secured": "nested: signed like any field"},
         "\U0001f600": "astral key sorts after U+FFFF", "\uffff": "", "é": 1, "B": 2, "a": 3, "": 4,
@@ -386,6 +388,7 @@ def _write_vectors() -> None:  # pragma: no cover - run by hand, see the module 
         {"name": "exponent", "eventJson": '{"quality": 1e3}', "why": "an exponent makes a float"},
         {"name": "integer beyond 53 bits", "eventJson": '{"n": 9007199254740992}', "why": "outside ±(2^53-1)"},
     ]
+    contract_signed = {**contract, "secured": vectors[2]["secured"]}
     doc = {
         "about": "Test vectors for the `secured` field; the spec is docs/signing.md. Signing input = prefix || "
                  "nonce || canonical(event without top-level secured); secured = base64(tag) ';' base64(nonce).",
@@ -393,9 +396,94 @@ def _write_vectors() -> None:  # pragma: no cover - run by hand, see the module 
         "keys": {n: {"signing": key_to_json(k), "verification": key_to_json(k.verification_key())}
                  for n, k in keys.items()},
         "vectors": vectors, "refused": refused,
+        **reader_vectors(contract_signed),
     }
     VECTORS.parent.mkdir(exist_ok=True)
     VECTORS.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def reader_vectors(signed: dict) -> dict:  # pragma: no cover - run by hand with _write_vectors
+    """The vectors for a reader and verifier: records the service refuses (with the reason code), how plain
+    YAML words read, and the weak Ed25519 public keys a key loader must refuse."""
+    from test_keys_weak import small_order_encodings  # run as a script: this folder is on sys.path
+
+    def fm(body: str) -> str:
+        return f"---\n{body}\n---\n"
+
+    def with_secured(value: str) -> str:
+        return json.dumps({**signed, "secured": value}, ensure_ascii=False)
+
+    tag, nonce = signed["secured"].split(";")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    assert tag.endswith("=") and not tag.endswith("==")  # a 32-byte HMAC tag: two unused bits before the "="
+    refusals = [
+        ("json-duplicate-key", '{"title": "a", "title": "b"}', "input.duplicate_key",
+         "duplicate keys are refused, not resolved: readers disagree on which one wins"),
+        ("front-matter-duplicate-key", fm("title: a\ntitle: b"), "input.duplicate_key", "the same in front matter"),
+        ("json-nul-in-string", '{"title": "a\\u0000b"}', "input.nul_character", "U+0000 is refused in any string"),
+        ("json-nul-in-key", '{"a\\u0000": 1}', "input.nul_character", "and in any key"),
+        ("front-matter-nul-escape", fm('title: "a\\0b"'), "input.nul_character", "escaped in YAML too"),
+        ("front-matter-raw-next-line", fm('title: "a\u0085b"'), "input.malformed_yaml",
+         "U+0085 written as itself: a line break to YAML 1.1, text to YAML 1.2 (escape it: \\N)"),
+        ("front-matter-raw-line-separator", fm("title: 'a\u2028b'"), "input.malformed_yaml", "the same for U+2028"),
+        ("front-matter-raw-paragraph-separator", fm('title: "a\u2029b"'), "input.malformed_yaml",
+         "and U+2029"),
+        ("front-matter-binary-tag", fm("title: !!binary aGVsbG8="), "input.malformed_yaml",
+         "only the tags of JSON values are allowed"),
+        ("front-matter-timestamp-tag", fm("publishedDateTime: !!timestamp 2020-05-08T04:01:00Z"),
+         "input.malformed_yaml", "dates are text"),
+        ("front-matter-local-tag", fm("title: !evil x"), "input.malformed_yaml", "application tags are refused"),
+        ("front-matter-tag-not-describing-its-text", fm("quality: !!int many"), "input.malformed_yaml",
+         "a tag must describe its text"),
+        ("front-matter-alias", fm("title: &t a\nexcerpt: *t"), "input.yaml_alias", "anchors and aliases are refused"),
+        ("front-matter-two-documents", "---\ntitle: a\n...\n---\ntitle: b\n---\n", "input.malformed_yaml",
+         "one event, one document: nothing but blank lines after the closing line"),
+        ("front-matter-not-closed", "---\ntitle: a\n", "input.malformed_yaml",
+         "a closing --- (or ...) line is required"),
+        ("front-matter-first-line", "--- title: a\n---\n", "input.malformed_yaml",
+         "the first line holds only ---"),
+        ("json-array", '[{"title": "a"}]', "input.not_an_object", "an event is an object"),
+        ("neither-format", "<p>an article</p>", "input.unknown_format", "neither { nor --- comes first"),
+        ("json-like-word", "title: a\n", "input.not_an_object",
+         "a first character that starts a JSON value other than an object ([ \" - 0-9 t f n)"),
+        ("empty", "", "input.empty", "no value"),
+        ("blank", " \r\n\t", "input.empty", "only white space"),
+        ("secured-too-long", with_secured("A" * 1025), "signature.malformed",
+         "a secured value over 1024 characters is not read"),
+        ("secured-unpadded", with_secured(tag.rstrip("=") + ";" + nonce), "signature.malformed",
+         "base64 with its = padding, one spelling only"),
+        ("secured-unused-bits", with_secured(tag[:-2] + alphabet[alphabet.index(tag[-2]) ^ 1] + "=;" + nonce),
+         "signature.malformed", "the unused bits of the last base64 character are zero"),
+        ("secured-whitespace", with_secured(tag + "; " + nonce), "signature.malformed", "no white space"),
+        ("secured-short-nonce", with_secured(tag + ";" + base64.b64encode(bytes(15)).decode()),
+         "signature.malformed", "the nonce is 16 bytes"),
+        ("secured-three-parts", with_secured(signed["secured"] + ";"), "signature.malformed", "two parts"),
+        ("tampered-title", json.dumps({**signed, "title": "Contract!"}), "signature.invalid",
+         "any change to the signed content"),
+        ("float-in-signed-event", json.dumps({**signed, "quality": 80.0}), "schema.wrong_type",
+         "80.0 is a float: refused by the schema before the signature (and never signed)"),
+    ]
+    reader_refusals = [
+        {"name": name, "record": record, "code": code, "why": why} for name, record, code, why in refusals
+    ]
+    reader_refusals.append({
+        "name": "not-utf8", "recordBase64": base64.b64encode(b'{"title": "\xff"}').decode(),
+        "code": "input.not_utf8", "why": "records are UTF-8",
+    })
+    words = [
+        ("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False), ("FALSE", False),
+        ("null", None), ("Null", None), ("NULL", None), ("~", None), ("", None),
+        ("47", 47), ("+47", 47), ("-47", -47), ("047", 47), ("00", 0), ("-0", 0), ("1.5", 1.5), ("1e3", 1000.0),
+        ("0x1F", "0x1F"), ("0o17", "0o17"), (".inf", ".inf"), (".nan", ".nan"), ("1_000", "1_000"),
+        ("yes", "yes"), ("on", "on"), ("2020-05-08T04:01:00Z", "2020-05-08T04:01:00Z"), ("12:30", "12:30"),
+        ("'true'", "true"), ('"47"', "47"), ("!!str 47", "47"), ("!!int 47", 47), ("!!bool true", True),
+        ("! 47", "47"), ('"a\\Lb"', "a\u2028b"), ('"a\\u0085b"', "a\x85b"),
+    ]
+    return {
+        "readerRefusals": reader_refusals,
+        "frontMatterValues": [{"yaml": yaml_text, "json": value} for yaml_text, value in words],
+        "weakPublicKeys": sorted(base64.b64encode(e).decode() for e in small_order_encodings()),
+    }
 
 
 if __name__ == "__main__" and "--write-vectors" in sys.argv:  # pragma: no cover

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from service.core.rules.conditions import Context, compile_condition
 from service.core.rules.evaluate import check_template, make_renderer
-from service.core.rules.model import Problem, Rule, RulesError
+from service.core.rules.model import ACTIONS, Predicate, Problem, Rule, RulesError
 from service.core.rules.ruleset import RuleSet
 from service.core.rules.yamltree import YamlProblem, YList, YMap, read_yaml
 
@@ -77,8 +78,9 @@ def _defaults(node: Any, line: int | None, report: Any) -> tuple[str, int]:
         if key not in DEFAULT_KEYS:
             report(node.lines[key], f"unknown key {key!r} in defaults (expected {', '.join(DEFAULT_KEYS)})")
     decision = node.get("decision", "approve")
-    if decision not in ("approve", "reject"):
-        report(node.lines.get("decision"), f"defaults.decision must be approve or reject, got {decision!r}")
+    if decision not in ACTIONS:
+        report(node.lines.get("decision"), f"defaults.decision must be approve, reject or review, got {decision!r}")
+        decision = "approve"
     priority = node.get("priority", 0)
     if not _is_int(priority):
         report(node.lines.get("priority"), f"defaults.priority must be a whole number, got {priority!r}")
@@ -111,6 +113,26 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+@dataclass
+class _RuleCheck:
+    """One rule under check: its YAML mapping, the name its problems carry, and whether any was found.
+
+    Every step below reports through ``fail`` and goes on, so one load lists all of a rule's mistakes.
+    """
+
+    node: YMap
+    name: str
+    report: Any
+    failed: bool = False
+
+    def fail(self, line: int | None, message: str) -> None:
+        self.failed = True
+        self.report(line, message, self.name)
+
+    def line(self, key: str, default: int | None = None) -> int | None:
+        return self.node.lines.get(key, default)
+
+
 def _rule(
     node: Any, line: int, index: int, base_priority: int, lists: dict, report: Any, first_line: dict[str, int]
 ) -> Rule | None:
@@ -118,63 +140,106 @@ def _rule(
         report(line, f"rule #{index + 1} must be a mapping with id, description, when, action")
         return None
     rule_id = node.get("id")
-    name = rule_id if isinstance(rule_id, str) else f"#{index + 1}"
-    failed = False
+    check = _RuleCheck(node, rule_id if isinstance(rule_id, str) else f"#{index + 1}", report)
+    _check_id(check, first_line)
+    _check_keys(check)
+    description = _description(check)
+    priority = _priority(check, base_priority)
+    action = _action(check)
+    stop = _stop(check)
+    reason, message = _reason_and_message(check, action, description)
+    when = _condition(check, lists)
+    if check.failed or when is None:
+        return None
+    render = make_renderer(message, check.name) if action != "approve" else None
+    return Rule(check.name, priority, action, reason, stop, when, render, description)
 
-    def fail(at: int | None, message: str) -> None:
-        nonlocal failed
-        failed = True
-        report(at, message, name)
 
-    at = node.lines.get
+def _check_id(check: _RuleCheck, first_line: dict[str, int]) -> None:
+    rule_id, node = check.node.get("id"), check.node
     if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
-        fail(at("id", node.line), f"`id` must be letters, digits, '.', '_' or '-' (got {rule_id!r})")
+        check.fail(check.line("id", node.line), f"`id` must be letters, digits, '.', '_' or '-' (got {rule_id!r})")
     elif rule_id in first_line:
-        fail(at("id"), f"duplicate id (first defined on line {first_line[rule_id]})")
+        check.fail(check.line("id"), f"duplicate id (first defined on line {first_line[rule_id]})")
     else:
-        first_line[rule_id] = at("id", node.line)
-    for key in node:
+        first_line[rule_id] = check.line("id", node.line)
+
+
+def _check_keys(check: _RuleCheck) -> None:
+    for key in check.node:
         if key not in RULE_KEYS:
-            fail(node.lines[key], f"unknown key {key!r} (rule keys: {', '.join(RULE_KEYS)})")
-    description = node.get("description")
+            check.fail(check.node.lines[key], f"unknown key {key!r} (rule keys: {', '.join(RULE_KEYS)})")
+
+
+def _description(check: _RuleCheck) -> Any:
+    description = check.node.get("description")
     if not isinstance(description, str) or not description.strip():
-        fail(at("description", node.line), "`description` must say what the rule is for")
-    priority = node.get("priority", base_priority)
+        check.fail(check.line("description", check.node.line), "`description` must say what the rule is for")
+    return description
+
+
+def _priority(check: _RuleCheck, base_priority: int) -> Any:
+    priority = check.node.get("priority", base_priority)
     if not _is_int(priority):
-        fail(at("priority"), f"`priority` must be a whole number, got {priority!r}")
-    action = node.get("action")
-    if action not in ("approve", "reject"):
-        fail(at("action", node.line), f"`action` must be approve or reject, got {action!r}")
-    stop = node.get("stop", False)
+        check.fail(check.line("priority"), f"`priority` must be a whole number, got {priority!r}")
+    return priority
+
+
+def _action(check: _RuleCheck) -> Any:
+    action = check.node.get("action")
+    if action not in ACTIONS:
+        check.fail(check.line("action", check.node.line), f"`action` must be approve, reject or review, got {action!r}")
+    return action
+
+
+def _stop(check: _RuleCheck) -> Any:
+    stop = check.node.get("stop", False)
     if not isinstance(stop, bool):
-        fail(at("stop"), f"`stop` must be true or false, got {stop!r}")
+        check.fail(check.line("stop"), f"`stop` must be true or false, got {stop!r}")
+    return stop
+
+
+def _reason_and_message(check: _RuleCheck, action: Any, description: Any) -> tuple[Any, Any]:
+    """The reason code and message template: refused on approve rules, required (message: defaulted) on the
+    others."""
+    node = check.node
     reason, message = node.get("reason"), node.get("message")
     if action == "approve":
         for key in ("reason", "message", "stop"):
             if key in node:
-                fail(at(key), f"`{key}` does not apply to approve rules (an approve rule always stops)")
-    elif action == "reject":
-        if not isinstance(reason, str) or not _CODE.fullmatch(reason):
-            wanted = "a `reason` code, lowercase with dots (quality.too_low)"
-            fail(at("reason", node.line), f"reject rules need {wanted}, got {reason!r}")
-        elif reason.startswith(RESERVED_CODES):
-            fail(at("reason"), f"reason codes starting with {', '.join(RESERVED_CODES)} are reserved")
-        message = description if message is None else message
-        try:
-            if not isinstance(message, str):
-                raise ValueError(f"`message` must be text, got {message!r}")
-            check_template(message)
-        except ValueError as exc:
-            fail(at("message", node.line), str(exc))
-    ctx = Context(lambda where, text: fail(where, text), lists)
+                check.fail(check.line(key), f"`{key}` does not apply to approve rules (an approve rule always stops)")
+        return reason, message
+    if action not in ("reject", "review"):
+        return reason, message  # already reported by _action
+    if action == "review" and "stop" in node:
+        check.fail(check.line("stop"), "`stop` does not apply to review rules (a reject further down must still win)")
+    _check_reason(check, action, reason)
+    message = description if message is None else message
     try:
-        when = compile_condition(node.get("when"), at("when", node.line), ctx) if "when" in node else None
-    except Exception as exc:  # a shape the compiler did not foresee: a load error naming the rule, never a crash
-        fail(at("when", node.line), f"cannot compile this condition ({type(exc).__name__}: {exc})")
-        when = None
+        if not isinstance(message, str):
+            raise ValueError(f"`message` must be text, got {message!r}")
+        check_template(message)
+    except ValueError as exc:
+        check.fail(check.line("message", node.line), str(exc))
+    return reason, message
+
+
+def _check_reason(check: _RuleCheck, action: str, reason: Any) -> None:
+    if not isinstance(reason, str) or not _CODE.fullmatch(reason):
+        wanted = "a `reason` code, lowercase with dots (quality.too_low)"
+        check.fail(check.line("reason", check.node.line), f"{action} rules need {wanted}, got {reason!r}")
+    elif reason.startswith(RESERVED_CODES):
+        check.fail(check.line("reason"), f"reason codes starting with {', '.join(RESERVED_CODES)} are reserved")
+
+
+def _condition(check: _RuleCheck, lists: dict) -> Predicate | None:
+    node = check.node
     if "when" not in node:
-        fail(node.line, "`when` is required (the condition under which the rule fires)")
-    if failed or when is None:
+        check.fail(node.line, "`when` is required (the condition under which the rule fires)")
         return None
-    render = make_renderer(message, name) if action == "reject" else None
-    return Rule(name, priority, action, reason, stop, when, render, description)
+    at = check.line("when", node.line)
+    try:
+        return compile_condition(node["when"], at, Context(check.fail, lists))
+    except Exception as exc:  # a shape the compiler did not foresee: a load error naming the rule, never a crash
+        check.fail(at, f"cannot compile this condition ({type(exc).__name__}: {exc})")
+        return None

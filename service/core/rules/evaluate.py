@@ -4,8 +4,11 @@ Semantics (docs/rules.md states the same):
   * rules run in evaluation order: higher ``priority`` first, ties in file order;
   * a matching ``reject`` rule adds its reason and evaluation goes on, so the producer sees every problem
     at once; with ``stop: true`` evaluation ends there;
-  * a matching ``approve`` rule ends evaluation. The event is approved unless a reject rule earlier in the
-    order already matched (then it stays rejected; the approve rule is still listed in ``fired``);
+  * a matching ``review`` rule records its reason and evaluation goes on (a review never stops: a reject
+    further down must still be able to win);
+  * a matching ``approve`` rule ends evaluation;
+  * the outcome, by precedence: any reject that fired -> rejected (its reasons); else any review that fired
+    -> review (its reasons); else approved. So an approve above every review and reject approves, as before;
   * no rule matched: the file's default decision (``defaults: {decision: ...}``, approve unless stated).
 
 Only a rule that matched allocates: the Hit it returns and its Reason.
@@ -19,38 +22,52 @@ from datetime import datetime
 from typing import Any
 
 from service.core.reasons import Reason
-from service.core.rules.model import RULES_DEFAULT_REJECT, Hit, Rule, RulesOutcome
+from service.core.rules.model import RULES_DEFAULT_REJECT, RULES_DEFAULT_REVIEW, Hit, Rule, RulesOutcome
 
 TEMPLATE_FIELDS = ("match", "value", "field", "rule")
 MAX_QUOTE = 200
 
-_APPROVED = RulesOutcome(True, (), ())
-_DEFAULT_REJECTED = RulesOutcome(
-    False, (), (Reason(RULES_DEFAULT_REJECT, "no publish rule approved the article (default: reject)"),)
-)
+# What a file's ``defaults.decision`` gives when no rule matched.
+DEFAULT_OUTCOMES = {
+    "approve": RulesOutcome(True, (), ()),
+    "reject": RulesOutcome(
+        False, (), (Reason(RULES_DEFAULT_REJECT, "no publish rule approved the article (default: reject)"),)
+    ),
+    "review": RulesOutcome(
+        False, (), (Reason(RULES_DEFAULT_REVIEW, "no publish rule approved the article (default: review)"),),
+        held=True,
+    ),
+}
 
 
-def evaluate(rules: tuple[Rule, ...], default_approve: bool, article: Any, now: datetime) -> RulesOutcome:
+def evaluate(rules: tuple[Rule, ...], default: str, article: Any, now: datetime) -> RulesOutcome:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")  # a caller bug: article dates are all aware
     fired: list[str] = []
-    reasons: list[Reason] = []
-    approved_by_rule = False
+    rejects: list[Reason] = []
+    reviews: list[Reason] = []
     for rule in rules:
         hit = rule.when(article, now)
         if hit is None:
             continue
         fired.append(rule.id)
         if rule.action == "approve":
-            approved_by_rule = not reasons
             break
         assert rule.render is not None and rule.reason is not None
-        reasons.append(Reason(rule.reason, rule.render(hit), rule.id, hit[0] or None))
+        reason = Reason(rule.reason, rule.render(hit), rule.id, hit[0] or None)
+        if rule.action == "review":
+            reviews.append(reason)
+            continue
+        rejects.append(reason)
         if rule.stop:
             break
     if not fired:
-        return _APPROVED if default_approve else _DEFAULT_REJECTED
-    return RulesOutcome(approved_by_rule or not reasons, tuple(fired), tuple(reasons))
+        return DEFAULT_OUTCOMES[default]
+    if rejects:
+        return RulesOutcome(False, tuple(fired), tuple(rejects))
+    if reviews:
+        return RulesOutcome(False, tuple(fired), tuple(reviews), held=True)
+    return RulesOutcome(True, tuple(fired), ())
 
 
 def check_template(template: str) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from service.core.rules.paths import FieldType, LeafTest
+from service.core.urls import host_of, url_scheme
 
 _LENGTH_OPS = ("eq", "gt", "gte", "lt", "lte")
 
@@ -67,13 +67,11 @@ def length(ftype: FieldType, raw: Any) -> LeafTest:
 
 
 def domain(domains: frozenset[str]) -> LeafTest:
+    # The host is read as a browser reads it (service/core/urls.py): spelling cannot hide a listed domain.
     def domain(v: Any, now: datetime) -> tuple[Any, Any] | None:
         if v is None:
             return None
-        try:
-            host = ((urlsplit(v).hostname or "") if "://" in v else v.lower()).rstrip(".")
-        except ValueError:  # free text that only looks like a URL, e.g. "http://[oops"
-            return None
+        host = (host_of(v) or "").rstrip(".")
         while host:
             if host in domains:
                 return (v, host)
@@ -84,10 +82,11 @@ def domain(domains: frozenset[str]) -> LeafTest:
 
 
 def scheme(schemes: frozenset[str]) -> LeafTest:
+    # The scheme as a browser reads it: leading spaces and controls, tabs and newlines do not hide it.
     def scheme(v: Any, now: datetime) -> tuple[Any, Any] | None:
         if v is None:
             return None
-        found = v.partition(":")[0].lower() if ":" in v else ""
+        found = url_scheme(v)
         return (v, found) if found in schemes else None
 
     return scheme

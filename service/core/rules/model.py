@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from service.core.decision import Outcome
 from service.core.errors import RulesError as RulesError  # re-exported: the rules package exports it
 from service.core.reasons import Reason
 
-# The reason given when no rule matched and the file says ``defaults: {decision: reject}``.
+# The reasons given when no rule matched and the file says ``defaults: {decision: reject}`` / ``review``.
 RULES_DEFAULT_REJECT = "rules.default_reject"
+RULES_DEFAULT_REVIEW = "rules.default_review"
+
+# What a rule does when it matches, and what a file may name as its default decision.
+ACTIONS = ("approve", "reject", "review")
 
 # A compiled condition: (article or sub-object, now) -> None (no match) or a Hit.
 # A Hit is (path, value, match): the concrete field path with list indexes ("images.0.url", "" when the
@@ -46,7 +51,7 @@ class Rule:
 
     id: str
     priority: int
-    action: str  # "approve" | "reject"
+    action: str  # "approve" | "reject" | "review"
     reason: str | None
     stop: bool
     when: Predicate
@@ -56,6 +61,14 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class RulesOutcome:
+    """What the rules decided. ``held`` (never together with ``approved``) means a person settles it."""
+
     approved: bool
     fired: tuple[str, ...]
     reasons: tuple[Reason, ...]
+    held: bool = False
+
+    @property
+    def decision(self) -> Outcome:
+        """The Decision's value: "approved", "rejected" or "review"."""
+        return "approved" if self.approved else "review" if self.held else "rejected"

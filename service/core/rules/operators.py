@@ -62,53 +62,102 @@ def duration(raw: Any) -> timedelta:
         raise ValueError(f"the duration {raw!r} is too long") from None
 
 
+# An operator's compiler: (operator, field type, YAML value, term expander) -> leaf test; raises ValueError.
+OperatorCompiler = Callable[[str, FieldType, Any, Terms], LeafTest]
+
+
 def compile_operator(
     op: str, ftype: FieldType, raw: Any, terms: Terms, modifiers: dict[str, Any]
 ) -> LeafTest:
     if op.startswith("not_") and op[4:] in NEGATABLE:
         return negated(compile_operator(op[4:], ftype, raw, terms, modifiers))
-    if op == "text":
-        _need(ftype, "str", op)
-        words = [_text_term(t) for t in terms(raw)]
-        mode = modifiers.get("match", "word")
-        if mode not in MODES:
-            raise ValueError(f"`match` must be one of {', '.join(MODES)}, got {mode!r}")
-        case_sensitive = modifiers.get("case_sensitive", False)
-        if not isinstance(case_sensitive, bool):
-            raise ValueError(f"`case_sensitive` must be true or false, got {case_sensitive!r}")
-        return compile_text(words, mode, case_sensitive)
+    if op == "text":  # the one operator with modifiers (match, case_sensitive)
+        return _text(ftype, raw, terms, modifiers)
     if modifiers:
         raise ValueError(f"{', '.join(modifiers)} only apply to `text`")
-    if op in ("exists", "missing", "blank"):
-        if not isinstance(raw, bool):
-            raise ValueError(f"`{op}` takes true or false, got {raw!r}")
-        return presence(op, raw)
-    if op == "equals":
-        target = check_scalar(ftype, raw)
-        return lambda v, now: (v, v) if v is not None and v == target else None
-    if op == "in":
-        options = frozenset(check_scalar(ftype, item) for item in terms(raw))
-        return lambda v, now: (v, v) if v is not None and v in options else None
-    if op in ("gt", "gte", "lt", "lte"):
-        _need(ftype, "int", op)
-        if not isinstance(raw, int | float) or isinstance(raw, bool):
-            raise ValueError(f"`{op}` needs a number, got {raw!r}")
-        return compare(op, raw)
-    if op in ("before", "after"):
-        _need(ftype, "datetime", op)
-        return compare("lt" if op == "before" else "gt", moment(raw))
-    if op in ("older_than", "newer_than", "future_by"):
-        _need(ftype, "datetime", op)
-        return relative(op, duration(raw))
-    if op == "length":
-        return length(ftype, raw)
-    if op == "domain":
-        _need(ftype, "str", op)
-        return domain(frozenset(_clean(t, _DOMAIN, "domain", strip=".") for t in terms(raw)))
-    if op == "scheme":
-        _need(ftype, "str", op)
-        return scheme(frozenset(_clean(t, _SCHEME, "URL scheme") for t in terms(raw)))
-    raise ValueError(f"unknown operator {op!r}")
+    entry = _OPERATORS.get(op)
+    if entry is None:
+        raise ValueError(f"unknown operator {op!r}")
+    field_kind, compiler = entry
+    if field_kind is not None:
+        _need(ftype, field_kind, op)
+    return compiler(op, ftype, raw, terms)
+
+
+def _text(ftype: FieldType, raw: Any, terms: Terms, modifiers: dict[str, Any]) -> LeafTest:
+    _need(ftype, "str", "text")
+    words = [_text_term(t) for t in terms(raw)]
+    mode = modifiers.get("match", "word")
+    if mode not in MODES:
+        raise ValueError(f"`match` must be one of {', '.join(MODES)}, got {mode!r}")
+    case_sensitive = modifiers.get("case_sensitive", False)
+    if not isinstance(case_sensitive, bool):
+        raise ValueError(f"`case_sensitive` must be true or false, got {case_sensitive!r}")
+    return compile_text(words, mode, case_sensitive)
+
+
+def _presence(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    if not isinstance(raw, bool):
+        raise ValueError(f"`{op}` takes true or false, got {raw!r}")
+    return presence(op, raw)
+
+
+def _equals(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    target = check_scalar(ftype, raw)
+    return lambda v, now: (v, v) if v is not None and v == target else None
+
+
+def _in(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    options = frozenset(check_scalar(ftype, item) for item in terms(raw))
+    return lambda v, now: (v, v) if v is not None and v in options else None
+
+
+def _number(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        raise ValueError(f"`{op}` needs a number, got {raw!r}")
+    return compare(op, raw)
+
+
+def _moment(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    return compare("lt" if op == "before" else "gt", moment(raw))
+
+
+def _relative(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    return relative(op, duration(raw))
+
+
+def _length(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    return length(ftype, raw)
+
+
+def _domain(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    return domain(frozenset(_clean(t, _DOMAIN, "domain", strip=".") for t in terms(raw)))
+
+
+def _scheme(op: str, ftype: FieldType, raw: Any, terms: Terms) -> LeafTest:
+    return scheme(frozenset(_clean(t, _SCHEME, "URL scheme") for t in terms(raw)))
+
+
+# operator -> (the field kind it needs, checked before its value; None: any kind, or it checks itself), compiler
+_OPERATORS: dict[str, tuple[str | None, OperatorCompiler]] = {
+    "exists": (None, _presence),
+    "missing": (None, _presence),
+    "blank": (None, _presence),
+    "equals": (None, _equals),
+    "in": (None, _in),
+    "gt": ("int", _number),
+    "gte": ("int", _number),
+    "lt": ("int", _number),
+    "lte": ("int", _number),
+    "before": ("datetime", _moment),
+    "after": ("datetime", _moment),
+    "older_than": ("datetime", _relative),
+    "newer_than": ("datetime", _relative),
+    "future_by": ("datetime", _relative),
+    "length": (None, _length),
+    "domain": ("str", _domain),
+    "scheme": ("str", _scheme),
+}
 
 
 def _need(ftype: FieldType, kind: str, op: str) -> None:

@@ -16,7 +16,7 @@ class RuleSet:
 
     version: str  # "sha256:" + the full hex SHA-256 of the file's UTF-8 bytes
     source: str
-    default: str  # the decision when no rule matched: "approve" | "reject"
+    default: str  # the decision when no rule matched: "approve" | "reject" | "review"
     compiled: tuple[Rule, ...] = field(repr=False)
 
     @property
@@ -29,4 +29,4 @@ class RuleSet:
     def evaluate(self, article: Any, document: Any, now: datetime) -> RulesOutcome:
         """Decide on a validated article. ``document`` (the raw JSON values) is accepted for the decide()
         contract; conditions read the typed article, so dates are already parsed and fields typed."""
-        return evaluate(self.compiled, self.default == "approve", article, now)
+        return evaluate(self.compiled, self.default, article, now)

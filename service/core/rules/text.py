@@ -14,9 +14,14 @@ word match is ``(?:^|[^\\pL\\pN\\pM_])(term|term...)(?:$|[^\\pL\\pN\\pM_])``: th
 followed by the start/end of the text or by a character that is not a Unicode letter, digit, combining mark
 or underscore. The capture group gives the term's own span.
 
-Case: unless ``case_sensitive``, literal terms and the text are both ``str.casefold()``-ed (full Unicode case
-folding: "STRASSE" matches "straße"). Regexes are not casefolded (that would corrupt escapes like
-``\\S``); they run with RE2's case-insensitive option (simple case folding) on the original text.
+Normal form (``normal_form.py``): the text is matched after format characters are removed (zero-width space,
+soft hyphen...), NFKC (fullwidth letters, ligatures, composed accents) and, unless ``case_sensitive``, full
+Unicode case folding ("STRASSE" matches "straße", "ＣＡＳＩＮＯ" matches "casino", "cas<U+200B>ino" too).
+Literal terms get the same treatment. Regexes are not rewritten (casefolding would corrupt escapes like
+``\\S``); they run on the NFKC text, format characters removed, with RE2's case-insensitive option (simple
+case folding). ``{match}`` quotes the original text the match came from (``original_span``).
+
+The compiled programs come from ``re2_compat`` (the one module touching google-re2's internals, and why).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from datetime import datetime
 from typing import Any
 
 import re2
+
+from service.core.rules.normal_form import normal_form, original_span
+from service.core.rules.re2_compat import compile_program, unanchored_search
 
 MODES = ("word", "includes", "starts-with", "ends-with", "full-exact", "regex")
 MAX_MEM = 64 << 20  # per program; a 10,000-term alternation needs a few MB
@@ -37,21 +45,16 @@ _WRAP = {
     "starts-with": ("^(", ")"),
     "ends-with": ("(", ")$"),
 }
-_UNANCHORED = re2._Anchor.UNANCHORED
 
 TextTest = Callable[[Any, datetime], tuple[Any, Any] | None]
 
 
 def compile_regex(pattern: str, case_sensitive: bool = True) -> Any:
-    """The raw RE2 program (``re2._re2.RE2``) for ``pattern``. Raises ValueError naming RE2's complaint."""
-    options = re2.Options()
-    options.max_mem = MAX_MEM
-    options.log_errors = False
-    options.case_sensitive = case_sensitive
-    program = re2._re2.RE2(pattern.encode("utf-8"), options)
-    if not program.ok():
-        raise ValueError(f"RE2 cannot compile {_short(pattern)!r}: {program.error()}")
-    return program
+    """The RE2 program for ``pattern`` (see re2_compat). Raises ValueError naming RE2's complaint."""
+    try:
+        return compile_program(pattern, case_sensitive, MAX_MEM)
+    except ValueError as exc:
+        raise ValueError(f"RE2 cannot compile {_short(pattern)!r}: {exc}") from None
 
 
 def compile_text(terms: list[str], mode: str, case_sensitive: bool) -> TextTest:
@@ -62,7 +65,7 @@ def compile_text(terms: list[str], mode: str, case_sensitive: bool) -> TextTest:
         program = compile_regex("(" + "|".join(f"(?:{t})" for t in terms) + ")", case_sensitive)
         return _searcher(program, fold=False)
     fold = not case_sensitive
-    keys = list(dict.fromkeys(t.casefold() if fold else t for t in terms))
+    keys = list(dict.fromkeys(_key(term, fold) for term in terms))
     if mode == "full-exact":
         return _exact(frozenset(keys), fold)
     head, tail = _WRAP[mode]
@@ -70,9 +73,16 @@ def compile_text(terms: list[str], mode: str, case_sensitive: bool) -> TextTest:
     return _searcher(program, fold)
 
 
+def _key(term: str, fold: bool) -> str:
+    key = normal_form(term, fold)
+    if not key.strip():  # e.g. a term of zero-width spaces: it would match everywhere
+        raise ValueError(f"text term {term!r} is empty once format characters are removed")
+    return key
+
+
 def _exact(keys: frozenset[str], fold: bool) -> TextTest:
     def exact(value: Any, now: datetime) -> tuple[Any, Any] | None:
-        if value is None or (value.casefold() if fold else value) not in keys:
+        if value is None or normal_form(value, fold) not in keys:
             return None
         return (value, value)
 
@@ -80,29 +90,28 @@ def _exact(keys: frozenset[str], fold: bool) -> TextTest:
 
 
 def _searcher(program: Any, fold: bool) -> TextTest:
-    match = program.Match
+    match = unanchored_search(program)
 
     def search(value: Any, now: datetime) -> tuple[Any, Any] | None:
         if value is None:
             return None
-        text = value.casefold() if fold else value
+        text = normal_form(value, fold)
         data = text.encode("utf-8")
-        spans = match(_UNANCHORED, data, 0, len(data))
+        spans = match(data, 0, len(data))
         if spans[0][0] < 0:
             return None
-        return (value, _quote(value, text, data, spans[1]))
+        return (value, _quote(value, text, data, spans[1], fold))
 
     return search
 
 
-def _quote(value: str, text: str, data: bytes, span: tuple[int, int]) -> str:
-    """The matched part of the original value. When casefolding changed the length (ß -> ss) offsets no
-    longer line up, so the folded match is quoted instead."""
+def _quote(value: str, text: str, data: bytes, span: tuple[int, int], fold: bool) -> str:
+    """The part of the original value the match came from. When normalization joined characters so that
+    this cannot be told, the matched normal form is quoted instead."""
     matched = data[span[0] : span[1]].decode("utf-8")
-    if len(text) != len(value):
-        return matched
     start = len(data[: span[0]].decode("utf-8"))
-    return value[start : start + len(matched)]
+    found = original_span(value, text, start, start + len(matched), fold)
+    return matched if found is None else value[found[0] : found[1]]
 
 
 def _short(text: str) -> str:

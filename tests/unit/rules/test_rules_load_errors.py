@@ -128,7 +128,7 @@ def test_condition_mistakes(when, fragment):
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"action": "remove"}, "`action` must be approve or reject"),
+        ({"action": "remove"}, "`action` must be approve, reject or review"),
         ({"reason": None}, "need a `reason` code"),
         ({"reason": "Has Spaces"}, "need a `reason` code"),
         ({"reason": "signature.fake"}, "are reserved"),

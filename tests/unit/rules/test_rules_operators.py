@@ -178,3 +178,13 @@ def test_scheme():
 def test_not_domain():
     assert fires({"field": "provider.domain", "not_domain": "example.com"})
     assert not fires({"field": "provider.domain", "not_domain": "siliconangle.com"})
+
+
+def test_every_operator_the_language_names_has_a_compiler_in_the_table():
+    """conditions.OPERATORS (what a rule may write) and the operator table (what compiles) agree."""
+    from service.core.rules import operators
+    from service.core.rules.conditions import OPERATORS
+
+    plain = {op.removeprefix("not_") for op in OPERATORS}
+    assert plain == {*operators._OPERATORS, "text"}
+    assert all(op.removeprefix("not_") in operators.NEGATABLE for op in OPERATORS if op.startswith("not_"))

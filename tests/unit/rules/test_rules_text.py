@@ -91,8 +91,9 @@ def test_a_list_of_terms_matches_any_and_quotes_the_text_as_written():
     when = {"field": "title", "text": ["robot", "facial recognition"]}
     assert matched(when, "Clearview's FACIAL Recognition deal") == "FACIAL Recognition"
     assert matched(when, "Nothing here") is None
-    # Folding changed the length (ß -> ss): the folded match is quoted instead of misaligned text.
-    assert matched({"field": "title", "text": "strasse"}, "Große Straße") == "strasse"
+    # Folding changed the length (ß -> ss): the original text the match came from is quoted (issue 12: quote
+    # the original text; before, the folded match "strasse" was quoted).
+    assert matched({"field": "title", "text": "strasse"}, "Große Straße") == "Straße"
 
 
 def test_regex_quotes_the_match_and_is_case_insensitive_by_default():
