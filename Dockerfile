@@ -10,12 +10,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Metadata first, so editing code does not invalidate a cached layer it does not touch.
+# The dependencies first, from the lock file: exact versions, each file checked against its sha256 (`make lock`
+# writes it from pyproject.toml). Editing code does not invalidate this layer.
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY service ./service
+# The service itself without dependencies: they are all in the venv already, at the locked versions.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install /wheels/*.whl
+ && /opt/venv/bin/pip install --no-deps /wheels/*.whl
 
 # --- runtime: the venv, the default rules, a non-root user ---
 FROM ${PYTHON_IMAGE} AS runtime

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test test-unit lint schemas bench bench-quick broker clean
+.PHONY: install browser run test test-unit lint schemas bench bench-quick broker lock clean
 
 install: $(STAMP)
 
@@ -49,6 +49,12 @@ bench-quick: install
 
 broker: install
 	$(BIN)/python -m devtools.localkafka run --state-dir .cache/kafka/state --port 9092
+
+# The Docker image installs exactly these versions, each checked against its sha256 (pip --require-hashes).
+# Run after changing the dependencies in pyproject.toml; tests/unit/test_lock.py checks that they agree.
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

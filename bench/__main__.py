@@ -60,7 +60,8 @@ def in_process(quick: bool) -> dict:
     count = 100 if quick else 500
     return {"stages": {alg: scaling.stages(alg, count=count) for alg in ("hmac", "ed25519")},
             "by_size": scaling.by_size(count=count // 2 if quick else 300),
-            "by_rules": scaling.by_rules(count=50 if quick else 200)}
+            "by_rules": scaling.by_rules(count=50 if quick else 200),
+            "tracing": scaling.tracing(count=count)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/delivery_bench.py [--events 20000] [--partitions 6] [--batch 500]
 
 For each delivery mode: N signed ~2 KB events (HMAC, so the signature is not what is measured) are produced to
-a fresh input topic first; then the service (service.app.Moderator, in this process) starts, and the clock runs
+a fresh input topic first; then the service (service.bootstrap.Service, in this process) starts, and the clock runs
 until the group's committed offsets cover all N (every decision written and committed). Prints events/s for the
 whole run (start-up and group join included) and for the steady part (first settled record to the last).
 Uses KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts the project's local broker (devtools.localkafka).
@@ -28,10 +28,9 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from service.app import Moderator
+from service.bootstrap import Service
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
-from service.files.policy import Policy
 from service.kafka.topics import ensure_topics
 from service.settings import Settings
 from service.signing import sign_event
@@ -78,11 +77,11 @@ async def one_mode(bootstrap: str, keys: Path, values: list[bytes], args: argpar
     finally:
         await producer.stop()
     log = structlog.get_logger("bench")
-    moderator, stop = Moderator(settings, Policy(settings, log), log), asyncio.Event()
+    service, stop = Service(settings, log), asyncio.Event()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     began, first = time.perf_counter(), None
-    task = asyncio.create_task(moderator.run(stop))
+    task = asyncio.create_task(service.run(stop))
     try:
         while (done := await settled(admin, settings)) < len(values):
             if first is None and done > 0:

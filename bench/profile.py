@@ -20,7 +20,7 @@ from pathlib import Path
 
 # (stage, substring of a py-spy frame "function (file:line)"); the innermost matching frame wins.
 STAGES = (
-    ("batch: decide_batch other", "decide_batch ("),
+    ("batch: process_batch other", "process_batch ("),
     ("decode", "core/decode.py"), ("decode", "core/limits.py"),
     ("validate (pydantic)", "model_validate"), ("validate (pydantic)", "core/article.py"),
     ("signature: verify", "core/signature.py"), ("signature: verify", "core/keys.py"),

@@ -3,8 +3,8 @@
     python -m bench.relay --bootstrap HOST:PORT --input T --output T --group G [--delivery exactly-once]
 
 Everything the service does around Kafka, and nothing else: the same consumer options (read_committed, manual
-commits, ``service.app.CONSUMER_FETCH``, ``getmany(max_records=batch_max_records)``), the same producer options
-(``service.kafka.delivery.producer_options``) and the same delivery guarantee:
+commits, ``service.kafka.consumer.CONSUMER_FETCH``, ``getmany(max_records=batch_max_records)``), the same producer
+options (``service.kafka.delivery.producer_options``) and the same delivery guarantee:
 
 - at-least-once: one idempotent producer; every record of the batch sent, the acks awaited, then the offsets
   committed;
@@ -27,7 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from service.app import CONSUMER_FETCH
+from service.kafka.consumer import CONSUMER_FETCH
 from service.kafka.delivery import TRANSACTION_TIMEOUT_MS, producer_options
 from service.settings import Settings
 

@@ -144,4 +144,7 @@ def table(figures: dict) -> str:
     if "by_rules" in scaling:
         lines += ["", "rules.evaluate() µs per event (2 KB)"]
         lines += [f"  {name:<22}{value:>9}" for name, value in scaling["by_rules"].items()]
+    if "tracing" in scaling:
+        lines += ["", "decide step µs per event (decide_batch + tracing hooks, 2 KB HMAC)"]
+        lines += [f"  {name:<36}{value:>9}" for name, value in scaling["tracing"].items()]
     return "\n".join(lines)

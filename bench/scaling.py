@@ -1,7 +1,7 @@
 """In-process figures, µs per event on one thread: the hot path stage by stage, event size, rule-set size.
 
 No broker: these isolate what the service's CPU per event is made of. The process-level CPU per event
-(runner.py) minus ``decide_batch`` and the log line is what the Kafka clients and the loop cost.
+(runner.py) minus ``process_batch`` and the log line is what the Kafka clients and the loop cost.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from bench.generator import SIZES, signed_events, signing_key
 from bench.rules_bench import banned_terms_rules, many_rules
 from service.core.article import Article
-from service.core.batch import Topics, decide_batch
+from service.core.batch import PolicySnapshot, Topics, process_batch
 from service.core.canonical import canonical_bytes
 from service.core.decide import decide
 from service.core.decode import decode_event
@@ -28,7 +28,7 @@ RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 TOPICS = Topics("approved", "rejected", "dead")
 
 
-class Record(NamedTuple):  # the fields of aiokafka's ConsumerRecord that decide_batch reads
+class Record(NamedTuple):  # the fields of aiokafka's ConsumerRecord that process_batch reads
     topic: str
     partition: int
     offset: int
@@ -59,7 +59,7 @@ def _fixture(algorithm: str, size: str, count: int) -> tuple[list[bytes], Keyrin
 
 
 def _log_line_cost(decisions: list[Any]) -> float:
-    """One ``decision`` log line as app.Moderator._log_decisions writes it, rendered to /dev/null."""
+    """One ``decision`` log line as ops.decision_log.DecisionLog writes it, rendered to /dev/null."""
     import structlog
 
     from service.ops.logs import configure_logging
@@ -77,7 +77,7 @@ def _log_line_cost(decisions: list[Any]) -> float:
 
 
 def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, float]:
-    """µs per event for each step of the hot path, and for the whole of decide() and decide_batch()."""
+    """µs per event for each step of the hot path, and for the whole of decide() and process_batch()."""
     values, keyring, rules, now = _fixture(algorithm, size, count)
     documents = [decode_event(v) for v in values]
     articles = [Article.model_validate(d) for d in documents]
@@ -94,8 +94,8 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
         "rules": per_item_us(lambda p: rules.evaluate(p[0], p[1], now), pairs),
         "envelope (build + orjson)": per_item_us(lambda d: encode(decision_event(d, source, None, now)), decisions),
         "decide()": per_item_us(lambda v: decide(v, [], keyring, rules, now), values),
-        "decide_batch() per event": round(
-            per_item_us(lambda b: decide_batch(b, keyring, rules, TOPICS, decided_at=now), batches) / 100, 2),
+        "process_batch() per event": round(per_item_us(
+            lambda b: process_batch({0: b}, PolicySnapshot(keyring, rules), now, topics=TOPICS), batches) / 100, 2),
         "log line": _log_line_cost(decisions),
     }
 
@@ -119,3 +119,56 @@ def by_rules(count: int = 200) -> dict[str, float]:
              "1,000 banned terms": banned_terms_rules(1_000), "10,000 banned terms": banned_terms_rules(10_000),
              "10 rules": many_rules(10), "500 rules": many_rules(500)}
     return {name: per_item_us(lambda p, r=rules: r.evaluate(p[0], p[1], now), pairs) for name, rules in cases.items()}
+
+
+def tracing(count: int = 500, repeats: int = 15) -> dict[str, float]:
+    """The decide step, µs per event (100-record batches, 2 KB HMAC events), as the loop runs it with tracing.
+
+    ``off`` is what runs without an OTLP endpoint (service/ops/tracing.NO_TRACING); ``API, no SDK`` is the same
+    step through the OpenTelemetry API with nothing configured behind it (its no-op tracer), i.e. tracing code
+    on but no endpoint; ``SDK, recording`` is the price of exporting (spans kept in memory, no network). Every
+    input carries a traceparent except in the first line, so the core's trace headers are in all the others.
+    """
+    from service.ops.tracing import NO_TRACING, Tracing
+
+    values, keyring, rules, now = _fixture("hmac", "2k", count)
+    policy = PolicySnapshot(keyring, rules)
+    parent = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    plain = [Record("articles", 0, i, int(now.timestamp() * 1000), b"k", v, []) for i, v in enumerate(values)]
+    traced = [record._replace(headers=parent) for record in plain]
+
+    def batches(records: list[Record]) -> list[list[Record]]:
+        return [records[i:i + 100] for i in range(0, len(records), 100)]
+
+    def step_with(tracer: Any) -> Callable[[list[Record]], object]:
+        def step(batch: list[Record]) -> object:
+            grouped = {0: batch}
+            handle = tracer.received(grouped, 0, "articles")
+            with handle.decide():
+                outgoing = process_batch(grouped, policy, now, topics=TOPICS)
+            handle.moderated(grouped, outgoing)
+            return outgoing
+        return step
+
+    from opentelemetry import trace
+
+    cases = {"off, inputs without traceparent": (NO_TRACING, plain), "off": (NO_TRACING, traced),
+             "on, API without SDK (no endpoint)": (Tracing(trace.get_tracer("bench")), traced)}
+    try:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        cases["on, SDK recording (in memory)"] = (Tracing.with_processor(
+            SimpleSpanProcessor(InMemorySpanExporter()), "bench"), traced)
+    except ImportError:  # the [otel] extra is not installed
+        pass
+    # Interleaved passes, best of each: on a shared machine the load drifts between consecutive measurements.
+    work = {name: (step_with(tracer), batches(records)) for name, (tracer, records) in cases.items()}
+    best = dict.fromkeys(work, float("inf"))
+    for _ in range(repeats):
+        for name, (step, items) in work.items():
+            start = time.perf_counter()
+            for item in items:
+                step(item)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: round(best[name] / count * 1e6, 2) for name in work}

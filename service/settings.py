@@ -5,21 +5,36 @@ Precedence, highest first: explicit overrides (CLI flags), environment, secret f
 ``MODERATION_CONFIG_FILE`` (or ``--config``), defaults. ``KAFKA_BOOTSTRAP_SERVERS`` is honoured too, so the
 project's local broker and the test suite can point every command at one broker. Every field has a description:
 ``docs/configuration.md`` is generated from them (``moderation config docs``).
+
+Every problem leaves this module as one ``ConfigError`` naming the setting (pydantic's ValidationError, a YAML
+file that does not parse or is not a mapping, an unreadable secret file, a CA file that is not PEM), never the
+value given. ``unknown_variables()`` lists ``MODERATION_*`` environment variables that name no setting: the
+YAML file refuses unknown keys, the environment cannot, so ``run`` and ``config show`` warn about them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from service.core.cloudevents import DEFAULT_SOURCE
 from service.core.limits import Limits
+from service.errors import ConfigError
 
 ENV_PREFIX = "MODERATION_"
+CONFIG_FILE_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
+# The policy shipped in the package (a copy of config/rules.yaml, kept equal by a test): `run` and `check`
+# work from an installed wheel in any directory.
+PACKAGED_RULES = Path(__file__).parent / "defaults" / "rules.yaml"
 
 
 class Settings(BaseSettings):
@@ -47,6 +62,11 @@ class Settings(BaseSettings):
     review_resolutions_topic: str = Field(
         "articles.review.resolutions",
         description="Compacted topic of settled held events and of each action's outcome (the review changelog).",
+    )
+    cloudevents_source: str = Field(
+        DEFAULT_SOURCE, min_length=1, max_length=1_000, pattern=r"^[!-~]+$",
+        description="ce_source (a URI-reference) of every record written; set one per deployment, e.g. "
+        "https://moderation.example.com/prod, so (ce_source, ce_id) is unique across them.",
     )
     group_id: str = Field("article-moderation", description="Consumer group; instances in one group share the input.")
     client_id: str = Field("article-moderation", description="Kafka client id prefix.")
@@ -77,8 +97,18 @@ class Settings(BaseSettings):
         15.0, gt=0, description="Bound on the start-up broker check; a refused login or certificate stops the service."
     )
     # Policy inputs
-    rules_path: Path = Field(Path("config/rules.yaml"), description="Publish rules file (hot-reloaded).")
-    keys_dir: Path = Field(Path("keys"), description="Directory of verification-key files (hot-reloaded).")
+    rules_path: Path | None = Field(
+        None, description="Publish rules file (hot-reloaded); unset: the default policy shipped with the package "
+        "(config/rules.yaml). A missing file stops the service at start.",
+    )
+    keys_dir: Path = Field(
+        Path("keys"), description="Directory of verification-key files (hot-reloaded). At start, a missing or "
+        "unreadable directory, or one without a usable key, stops the service (see allow_no_keys).",
+    )
+    allow_no_keys: bool = Field(
+        False, description="Start even when keys_dir holds no usable key: every signed event is then rejected "
+        "(signature.unknown_signer) until a key is added. The directory must still exist.",
+    )
     allow_loose_key_permissions: bool = Field(
         False, description="Accept key files readable by group/others (some container volume mounts)."
     )
@@ -144,6 +174,28 @@ class Settings(BaseSettings):
         None, description="Certificate (PEM) to serve the console over HTTPS (cookies are then Secure)."
     )
     console_tls_keyfile: Path | None = Field(None, description="Private key (PEM) of console_tls_certfile.")
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MODERATION_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+        description="Base URL of an OTLP/HTTP collector, e.g. http://localhost:4318: export spans for consume, decide, "
+        "produce and each traced record (needs the [otel] extra; OTEL_EXPORTER_OTLP_ENDPOINT also works). Unset: off.",
+    )
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers_are_host_port(cls, value: str) -> str:
+        # aiokafka would fail later, in int() of a port or a DNS lookup of "not a host", with a traceback.
+        entries = [entry.strip() for entry in value.split(",")]
+        if not value.strip() or not all(entries):
+            raise ValueError("needs host:port[,host:port...], got an empty entry")
+        for entry in entries:
+            host, colon, port = entry.rpartition(":")
+            if not colon:  # a bare host: aiokafka uses Kafka's port
+                host, port = entry, "9092"
+            valid_port = port.isdigit() and 0 < int(port) < 65536
+            if not host.strip("[]") or any(c.isspace() for c in host) or not valid_port:
+                raise ValueError(f"{entry!r} is not host:port (a port from 1 to 65535)")
+        return ",".join(entries)
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:
@@ -170,6 +222,10 @@ class Settings(BaseSettings):
         # The YAML file comes from model_config["yaml_file"], set by load_settings(); without one it adds nothing.
         return (init_settings, env_settings, SecretFiles(settings_cls), YamlConfigSettingsSource(settings_cls))
 
+    def rules_file(self) -> Path:
+        """The rules file in force: ``rules_path``, or the policy shipped with the package."""
+        return self.rules_path if self.rules_path is not None else PACKAGED_RULES
+
     def limits(self) -> Limits:
         """The decoder's input limits, from the max_* settings."""
         return Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
@@ -184,12 +240,18 @@ class Settings(BaseSettings):
         if self.security_protocol in ("SSL", "SASL_SSL"):
             from aiokafka.helpers import create_ssl_context
 
-            options["ssl_context"] = create_ssl_context(
-                cafile=self.ssl_cafile and str(self.ssl_cafile),
-                certfile=self.ssl_certfile and str(self.ssl_certfile),
-                keyfile=self.ssl_keyfile and str(self.ssl_keyfile),
-                password=self.ssl_keyfile_password.get_secret_value() if self.ssl_keyfile_password else None,
-            )
+            try:
+                options["ssl_context"] = create_ssl_context(
+                    cafile=self.ssl_cafile and str(self.ssl_cafile),
+                    certfile=self.ssl_certfile and str(self.ssl_certfile),
+                    keyfile=self.ssl_keyfile and str(self.ssl_keyfile),
+                    password=self.ssl_keyfile_password.get_secret_value() if self.ssl_keyfile_password else None,
+                )
+            except (ssl.SSLError, OSError, ValueError) as exc:  # a CA or key file that is not PEM, a wrong password
+                files = ", ".join(f"{n} {getattr(self, n)}" for n in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+                                  if getattr(self, n) is not None)
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                raise ConfigError(f"cannot use the TLS files ({files or 'system CAs'}): {reason}") from exc
         if self.security_protocol.startswith("SASL"):
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username
@@ -222,8 +284,24 @@ class SecretFiles(PydanticBaseSettingsSource):
         return values
 
 
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``MODERATION_*`` variables that name no setting, each as ``NAME`` or ``NAME (did you mean X?)``."""
+    environ = os.environ if environ is None else environ
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    known |= {CONFIG_FILE_VARIABLE, *(f"{ENV_PREFIX}{name.upper()}_FILE" for name in secret_fields())}
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings matches names case-insensitively
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            # Compared without the shared prefix, which would make every name look close to every other.
+            close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
+                                              [k.removeprefix(ENV_PREFIX) for k in known], n=1, cutoff=0.75)
+            found.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
+    return found
+
+
 def describe_error(exc: ValidationError) -> str:
-    """One line per problem, naming the setting and its environment variable; never the value given."""
+    """One line per problem, naming the setting and its environment variable; never the value given (a secret)."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         name = ".".join(str(part) for part in error["loc"])
@@ -233,12 +311,34 @@ def describe_error(exc: ValidationError) -> str:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read the settings once. Raises pydantic.ValidationError naming the setting that is wrong."""
-    named = os.environ.get("MODERATION_CONFIG_FILE")
+    """Read the settings once. Raises ConfigError, in one line naming the setting or the file that is wrong."""
+    named = os.environ.get(CONFIG_FILE_VARIABLE)
     path = config_file or (Path(named) if named else None)
-    if path is not None and not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
     settings_cls = Settings
     if path is not None:
+        _check_config_file(path)
         settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": path}})
-    return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {describe_error(exc)}") from exc
+    except ValueError as exc:  # a secret file that cannot be read (SecretFiles)
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _check_config_file(path: Path) -> None:
+    """The YAML file must parse to a mapping: pydantic-settings would raise a YAML or TypeError from deep inside."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problem = f"config file not found: {path}" if not path.exists() else f"config file {path}: {exc.strerror}"
+        raise ConfigError(problem) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 (byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"config file {path}{where}: {problem}") from exc
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(f"config file {path}: must be a mapping of setting: value, not a {type(document).__name__}")

@@ -21,16 +21,13 @@ from collections.abc import Mapping
 from service.core import signature
 from service.core.canonical import NONCE_LENGTH, SECURED
 from service.core.keys import SigningKey
+from service.errors import SigningError
 from service.files.keydir import read_key_file
 
 __all__ = ["SigningError", "load_signing_key", "new_nonce", "set_secured_line", "sign_document", "sign_event"]
 
 # A top-level ``secured`` key, bare or quoted, at the start of a line of the front matter.
 _SECURED_LINE = re.compile(r"""^(?:secured|"secured"|'secured')[ \t]*:""")
-
-
-class SigningError(ValueError):
-    """The event cannot be signed with this key (wrong provider, content without a canonical form...)."""
 
 
 def load_signing_key(path: str | os.PathLike) -> SigningKey:

@@ -15,8 +15,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from service.errors import UsageError
 
-class ToolMissingError(RuntimeError):
+
+class ToolMissingError(UsageError, RuntimeError):
     """`java` or `mvn` is not installed; the message says what to install."""
 
 

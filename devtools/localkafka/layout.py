@@ -18,11 +18,12 @@ from pathlib import Path
 from devtools.localkafka import config
 from devtools.localkafka.jars import ensure_jars, find_java
 from devtools.localkafka.tls import write_tls_files
+from service.errors import OperationFailed
 
 JVM_OPTS = ["-Xms128m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
 
 
-class BrokerStartError(RuntimeError):
+class BrokerStartError(OperationFailed, RuntimeError):
     """The broker could not be set up or did not become ready; the message carries its log."""
 
 

@@ -1,7 +1,8 @@
 """``moderation config show|docs``: the effective configuration (secrets masked), and the settings reference.
 
 ``show`` resolves the settings exactly as ``moderation run`` does (environment, secret files, ``--config``
-YAML, defaults) and prints them as YAML or JSON; secret settings print as ``***`` when set. ``docs`` writes
+YAML, defaults) and prints them as YAML or JSON; secret settings print as ``***`` when set; a ``MODERATION_*``
+environment variable that names no setting gets a warning on stderr (it is ignored). ``docs`` writes
 ``docs/configuration.md`` from the field descriptions; ``docs --check`` (and a test) fails when it drifted.
 """
 
@@ -16,25 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from service.settings import ENV_PREFIX, Settings, describe_error, load_settings, secret_fields
+from service.cli.common import EXIT_FAILED, add_command, add_settings_options, cli_settings
+from service.errors import UsageError
+from service.settings import ENV_PREFIX, Settings, secret_fields, unknown_variables
 
 MASK = "***"
 DOCS_PATH = Path("docs/configuration.md")
 
 
-def add_config_parser(subparsers: Any) -> None:
+def add_parsers(subparsers: Any) -> None:
     config = subparsers.add_parser("config", help="show the effective configuration, or write its reference")
     sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    show = sub.add_parser("show", help="print the effective configuration, secrets masked")
-    show.add_argument("--config", type=Path, help="YAML configuration file (env MODERATION_CONFIG_FILE)")
+    show = add_command(sub, "show", cmd_show, help="print the effective configuration, secrets masked")
+    add_settings_options(show)
     show.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    show.set_defaults(func=cmd_show)
-    docs = sub.add_parser("docs", help="write the settings reference (markdown) generated from the code")
+    docs = add_command(sub, "docs", cmd_docs, help="write the settings reference (markdown) generated from the code")
     docs.add_argument("--output", type=Path, default=DOCS_PATH, help="(default: %(default)s)")
     docs.add_argument("--check", action="store_true", help="exit 1 if the file differs from the code")
-    docs.set_defaults(func=cmd_docs)
 
 
 def effective(settings: Settings) -> dict[str, Any]:
@@ -46,14 +46,9 @@ def effective(settings: Settings) -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ValidationError as exc:
-        print(f"moderation config: invalid configuration: {describe_error(exc)}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        print(f"moderation config: invalid configuration: {exc}", file=sys.stderr)
-        return 2
+    settings = cli_settings(args)
+    for variable in unknown_variables():
+        print(f"warning: {variable} is not a setting; ignored", file=sys.stderr)
     values = effective(settings)
     if args.format == "json":
         print(json.dumps(values, indent=2))
@@ -116,9 +111,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
         if current != text:
             print(f"{args.output} differs from service/settings.py (run `moderation config docs`)", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
     print(args.output)
     return 0

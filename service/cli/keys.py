@@ -4,7 +4,8 @@ keygen writes ``<id>.signing.json`` (the producer keeps it) and ``<id>.key.json`
 directory gets it), both mode 0600, and prints the two paths as a JSON object on its last stdout line.
 sign prints each event signed, one compact JSON object per line, or rewrites the files in place keeping
 their format. Either command reports a problem as one line on stderr and exits with status 2; in-place
-signing writes nothing unless every file could be signed.
+signing writes nothing unless every file could be signed. Problems are UsageErrors: one line, exit 2
+(service/cli/common.py).
 """
 
 from __future__ import annotations
@@ -21,19 +22,22 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from service.cli.common import add_command, load_cli_signing_key
 from service.core.decode import decode_event
 from service.core.keys import ARTICLES, ED25519, HMAC_SHA256, MIN_SECRET, PURPOSES, REVIEW_ACTIONS, SigningKey
 from service.core.reasons import Reason
+from service.errors import SigningError, UsageError
 from service.files.keydir import SIGNING_SUFFIX, VERIFICATION_SUFFIX, write_key_file
-from service.signing import SigningError, load_signing_key, set_secured_line, sign_event
+from service.signing import set_secured_line, sign_event
 
 
-class _Failure(Exception):
-    """One line for stderr; the command exits with status 2."""
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    add_keygen_parser(subparsers)
+    add_sign_parser(subparsers)
 
 
 def add_keygen_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("keygen", help="make a signing key and its verification key file")
+    parser = add_command(subparsers, "keygen", _keygen, help="make a signing key and its verification key file")
     parser.add_argument("--algorithm", required=True, choices=[ED25519, HMAC_SHA256])
     parser.add_argument("--key-id", required=True, metavar="ID", help="names the key and its files")
     parser.add_argument("--purpose", choices=PURPOSES, default=ARTICLES,
@@ -43,33 +47,22 @@ def add_keygen_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--not-before", metavar="ISO", help="first moment the key is valid, with timezone")
     parser.add_argument("--not-after", metavar="ISO", help="moment the key stops being valid, with timezone")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory for the two files")
-    parser.set_defaults(func=lambda args: _run("keygen", _keygen, args))
     return parser
 
 
 def add_sign_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("sign", help="sign event files (JSON, front matter, .jsonl)")
+    parser = add_command(subparsers, "sign", _sign, help="sign event files (JSON, front matter, .jsonl)")
     parser.add_argument("--key", required=True, type=Path, metavar="FILE", help="a <id>.signing.json file")
     parser.add_argument("--in-place", action="store_true", help="rewrite the files instead of printing")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.set_defaults(func=lambda args: _run("sign", _sign, args))
     return parser
-
-
-def _run(command: str, action, args: argparse.Namespace) -> int:
-    try:
-        action(args)
-    except _Failure as exc:
-        print(f"moderation {command}: {exc}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def _keygen(args: argparse.Namespace) -> None:
     if args.purpose == ARTICLES and not args.provider:
-        raise _Failure("--provider is required for an articles key (the provider.domain it signs for)")
+        raise UsageError("--provider is required for an articles key (the provider.domain it signs for)")
     if args.purpose == REVIEW_ACTIONS and args.provider:
-        raise _Failure("a review-actions key signs reviewers' actions, not articles: no --provider")
+        raise UsageError("a review-actions key signs reviewers' actions, not articles: no --provider")
     material = (
         Ed25519PrivateKey.generate().private_bytes_raw() if args.algorithm == ED25519
         else secrets.token_bytes(MIN_SECRET)
@@ -78,18 +71,18 @@ def _keygen(args: argparse.Namespace) -> None:
         key = SigningKey(args.key_id, args.algorithm, args.provider, _moment(args.not_before, "--not-before"),
                          _moment(args.not_after, "--not-after"), material, args.purpose)
     except ValueError as exc:
-        raise _Failure(str(exc)) from None
+        raise UsageError(str(exc)) from None
     out = args.out.resolve()
     signing, verification = out / f"{key.key_id}{SIGNING_SUFFIX}", out / f"{key.key_id}{VERIFICATION_SUFFIX}"
     for path in (signing, verification):
         if path.exists():
-            raise _Failure(f"{path} already exists; choose another --key-id or remove it")
+            raise UsageError(f"{path} already exists; choose another --key-id or remove it")
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_key_file(signing, key)
         write_key_file(verification, key.verification_key())
     except OSError as exc:
-        raise _Failure(f"cannot write the key files in {out}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write the key files in {out}: {exc.strerror or exc}") from None
     holder = "the producer" if args.purpose == ARTICLES else "the review console and CLI"
     print(f"signing key {signing}: keep it with {holder}, never share it", file=sys.stderr)
     print(f"verification key {verification}: copy it into the service's key directory", file=sys.stderr)
@@ -97,18 +90,13 @@ def _keygen(args: argparse.Namespace) -> None:
 
 
 def _sign(args: argparse.Namespace) -> None:
-    try:
-        key = load_signing_key(args.key)
-    except OSError as exc:
-        raise _Failure(f"cannot read {args.key}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise _Failure(f"{args.key}: {exc}") from None
+    key = load_cli_signing_key(args.key)
     results: list[tuple[Path, bytes, list[dict]]] = []
     for path in args.paths:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise _Failure(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         results.append((path, *_sign_file(path, data, key, rewrite=args.in_place)))
     if args.in_place:
         for path, rewritten, _ in results:
@@ -137,9 +125,9 @@ def _sign_file(path: Path, data: bytes, key: SigningKey, rewrite: bool = True) -
         try:
             rewritten = set_secured_line(data.decode("utf-8"), event["secured"]).encode("utf-8")
         except SigningError as exc:  # e.g. CR-only line ends: the event reads fine, the line edit cannot be made
-            raise _Failure(f"{path}: cannot rewrite in place ({exc}); sign without --in-place to print it") from None
+            raise UsageError(f"{path}: cannot rewrite in place ({exc}); sign without --in-place to print it") from None
         if decode_event(rewritten) != event:  # the textual edit must change nothing but `secured`
-            raise _Failure(f"{path}: cannot replace the secured line without changing the event")
+            raise UsageError(f"{path}: cannot replace the secured line without changing the event")
         return rewritten, [event]
     if data.strip().count(b"\n"):  # a pretty-printed file stays pretty-printed
         return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8") + b"\n", [event]
@@ -149,11 +137,11 @@ def _sign_file(path: Path, data: bytes, key: SigningKey, rewrite: bool = True) -
 def _sign_value(value: bytes, key: SigningKey, source: str) -> dict:
     document = decode_event(value)
     if isinstance(document, Reason):
-        raise _Failure(f"{source}: {document.message}")
+        raise UsageError(f"{source}: {document.message}")
     try:
         return sign_event(document, key)
     except ValueError as exc:
-        raise _Failure(f"{source}: {exc}") from None
+        raise UsageError(f"{source}: {exc}") from None
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -165,7 +153,7 @@ def _replace(path: Path, data: bytes) -> None:
         os.chmod(temporary, path.stat().st_mode & 0o7777)
         os.replace(temporary, path)
     except OSError as exc:
-        raise _Failure(f"cannot rewrite {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot rewrite {path}: {exc.strerror or exc}") from None
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -176,5 +164,5 @@ def _moment(text: str | None, option: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.utcoffset() is None:
-        raise _Failure(f"{option}: {text!r} needs an ISO 8601 date-time with timezone: 2027-01-01T00:00Z")
+        raise UsageError(f"{option}: {text!r} needs an ISO 8601 date-time with timezone: 2027-01-01T00:00Z")
     return moment

@@ -2,12 +2,14 @@
 
 validate FILE...               load each file as the service would; print ``ok FILE VERSION N rules`` (plus
                                ``(K review)`` for review rules, ``(default: review)``) or every problem
-                               (file:line: rule 'id': ...); exit 1 if any file is invalid
+                               (file:line: rule 'id': ...); exit 1 if any file is invalid, 2 if one is missing
+                               (the convention of service/cli/common.py)
 diff OLD NEW PATH...           decide a corpus of event files (JSON, front matter, .jsonl; directories are
                                walked) with both rule files, print every decision the new file changes and
                                a summary (flips between approved, rejected and review); ``--json`` prints
                                JSON lines instead. Without ``--keys`` signatures are not checked (the diff
-                               is about rules); with it they are, as in the service.
+                               is about rules); with it they are, as in the service. A rules file that does
+                               not load is a usage error (exit 2), as in ``check``.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from typing import Any
 
 import orjson
 
+from service.cli.common import EXIT_FAILED, add_command, load_cli_keyring, parse_time, read_cli_rules
+from service.core.decide import decide
+from service.core.envelope import reason_dict
+from service.errors import RulesError, UsageError
+from service.files.eventfiles import iter_event_files
+from service.files.rules_file import read_rules
 
-def add_rules_parser(subparsers: Any) -> None:
+
+def add_parsers(subparsers: Any) -> None:
     rules = subparsers.add_parser("rules", help="validate rule files and preview their effect")
     sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
 
-    validate = sub.add_parser("validate", help="check rule files; exit 1 on any problem")
+    validate = add_command(sub, "validate", cmd_validate, help="check rule files; exit 1 on any problem")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    validate.set_defaults(func=cmd_validate)
 
-    diff = sub.add_parser("diff", help="show which decisions a new rules file would change")
+    diff = add_command(sub, "diff", cmd_diff, help="show which decisions a new rules file would change")
     diff.add_argument("old", type=Path, metavar="OLD", help="the rules file in use")
     diff.add_argument("new", type=Path, metavar="NEW", help="the proposed rules file")
     diff.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="event files or directories")
@@ -37,13 +45,12 @@ def add_rules_parser(subparsers: Any) -> None:
     diff.add_argument("--allow-loose-key-permissions", action="store_true", help=argparse.SUPPRESS)
     diff.add_argument("--now", help="reference time for the rules, ISO 8601 (default: now)")
     diff.add_argument("--json", action="store_true", help="JSON lines: one per change, then a summary")
-    diff.set_defaults(func=cmd_diff)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from service.core.rules import RulesError
-    from service.files.rules_file import read_rules
-
+    missing = [str(path) for path in args.files if not path.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
     failed = 0
     for path in args.files:
         try:
@@ -58,37 +65,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         extra = f" ({held} review)" if held else ""
         extra += f" (default: {rules.default})" if rules.default == "review" else ""
         print(f"ok {path} {rules.version} {len(rules)} rules{extra}")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from service.cli import UsageError, load_cli_keyring, parse_time
-    from service.core.decide import decide
-    from service.core.rules import RulesError
-    from service.files.eventfiles import EventFileError, iter_event_files
-    from service.files.rules_file import read_rules
-
-    try:
-        old, new = read_rules(args.old), read_rules(args.new)
-    except RulesError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    old, new = read_cli_rules(args.old), read_cli_rules(args.new)
     keyring = None
     if args.keys is not None:
         keyring = load_cli_keyring(args.keys, args.allow_loose_key_permissions)
     now = parse_time(args.now)
     counts = {"events": 0, **dict.fromkeys(FLIPS, 0), "reasons": 0}
-    try:
-        for source, value in iter_event_files(_expand(args.paths)):
-            counts["events"] += 1
-            before, after = decide(value, (), keyring, old, now), decide(value, (), keyring, new, now)
-            change = _change(before, after)
-            if change is None:
-                continue
-            counts[change] += 1
-            _print_change(source, change, before, after, args.json)
-    except EventFileError as exc:
-        raise UsageError(str(exc)) from None
+    for source, value in iter_event_files(_expand(args.paths)):
+        counts["events"] += 1
+        before, after = decide(value, (), keyring, old, now), decide(value, (), keyring, new, now)
+        change = _change(before, after)
+        if change is None:
+            continue
+        counts[change] += 1
+        _print_change(source, change, before, after, args.json)
     _print_summary(counts, old.version, new.version, args.json)
     return 0
 
@@ -124,8 +118,6 @@ def _codes(decision: Any) -> list[tuple[str, str | None, str | None]]:
 
 
 def _side(decision: Any) -> dict[str, Any]:
-    from service.core.envelope import reason_dict
-
     return {
         "decision": decision.decision,
         "reasons": [reason_dict(reason) for reason in decision.reasons],

@@ -11,16 +11,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
-from service.contracts.schemas import generated
+from service.contracts.schemas import ARTICLE_FILE, generated
 from service.core.batch import ERROR, ERROR_MESSAGE, ERROR_TYPE
+from service.core.cloudevents import DEADLETTERED, DEFAULT_SOURCE, TYPES
+from service.core.decision import Outcome
+from service.core.envelope import DECISION_SCHEMA_ID
 from service.settings import Settings
 
 PATH = Path(__file__).parents[2] / "schemas" / "asyncapi.yaml"
+DECISIONS = list(get_args(Outcome))  # the outcomes a Decision message can carry
 DECISION_HEADER = "moderation-decision"
+# Header name -> (JSON Schema of its text, required). Each header's value is UTF-8 text on the wire.
 DEAD_LETTER_HEADERS = {
     ERROR: "`<exception type>: <message>` of the failure (at most 500 characters of message).",
     ERROR_TYPE: "The exception type, e.g. `DecisionTooLarge`.",
@@ -29,22 +34,64 @@ DEAD_LETTER_HEADERS = {
     "moderation-source-partition": "Partition of the original record (decimal).",
     "moderation-source-offset": "Offset of the original record (decimal).",
 }
+DEAD_LETTER_OVERSIZED_HEADERS = {
+    "moderation-original-bytes": "Only when the original value was too large to keep (the value is then empty): "
+                                 "its size in bytes (decimal).",
+    "moderation-original-sha256": "Only with moderation-original-bytes: the SHA-256 of the original value (hex).",
+}
+# The input's own headers that the service sets itself, kept under a new name in a dead letter.
+RENAMED_ORIGINALS = "^moderation-original-(ce_.+|content-type|traceparent|tracestate)$"
+SETTING_SOURCE = "`cloudevents_source` (MODERATION_CLOUDEVENTS_SOURCE)"
+
+
+def _cloudevents_headers(outcomes: list[str], content_type: dict[str, Any], data: str) -> dict[str, Any]:
+    """The CloudEvents 1.0 attributes (Kafka protocol binding, binary mode) and W3C trace context headers."""
+    return {
+        "ce_specversion": ({"const": "1.0"}, True, "CloudEvents spec version."),
+        "ce_id": ({}, True, "`<input topic>/<partition>/<offset>/<outcome>`: unique per decision, the same when "
+                            "a record is decided again (at-least-once redelivery): (ce_source, ce_id) de-duplicates."),
+        "ce_source": ({}, True, f"This service: the setting {SETTING_SOURCE}, default `{DEFAULT_SOURCE}`."),
+        "ce_type": ({"enum": [TYPES[o] for o in outcomes]}, True, "The outcome, versioned (`.v1`)."),
+        "ce_time": ({"format": "date-time"}, True, "When the decision was made (RFC 3339, UTC)."),
+        "ce_subject": ({}, False, "The article's webUrl; the record key when there is no article and the key is "
+                                  "UTF-8 text; absent otherwise."),
+        **({"ce_dataschema": ({"const": DECISION_SCHEMA_ID}, True, "The decision schema's `$id`.")}
+           if outcomes != [DEADLETTERED] else {}),
+        "content-type": (content_type, True, f"The CloudEvents `datacontenttype`: {data}"),
+        "traceparent": ({"pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"}, False,
+                        "W3C trace context, when the input record carried a valid traceparent: the same trace id "
+                        "and flags, the span id of this record's moderation step."),
+        "tracestate": ({}, False, "The input record's tracestate, unchanged, with its traceparent."),
+    }
 
 
 def _hoist(schema: dict[str, Any], into: dict[str, Any], name: str) -> None:
-    """Move ``schema`` and its ``$defs`` into ``into`` (components.schemas), rewriting the references."""
+    """Move ``schema`` and its ``$defs`` into ``into`` (components.schemas), rewriting the references.
+
+    A reference to a sibling schema file (the decision's ``article``) becomes one to its component."""
     text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/')
+    text = text.replace(f'"$ref": "{ARTICLE_FILE}"', '"$ref": "#/components/schemas/Article"')
     schema = json.loads(text)
     for def_name, definition in schema.pop("$defs", {}).items():
+        if definition == {"$ref": f"#/components/schemas/{def_name}"}:
+            continue  # the decision's Article: a reference to the article schema, hoisted on its own
         if into.get(def_name, definition) != definition:
             raise ValueError(f"two models define different schemas named {def_name}")
         into[def_name] = definition
     schema.pop("$id", None)
+    schema.pop("$schema", None)  # the document's schemaFormat applies
     into[name] = schema
 
 
-def _headers(properties: dict[str, str]) -> dict[str, Any]:
-    return {"type": "object", "properties": {k: {"type": "string", "description": v} for k, v in properties.items()}}
+def _headers(headers: dict[str, tuple[dict[str, Any], bool, str]], **more: Any) -> dict[str, Any]:
+    properties = {name: {"type": "string", **schema, "description": text} for name, (schema, _, text) in
+                  headers.items()}
+    required = [name for name, (_, needed, _) in headers.items() if needed]
+    return {"type": "object", "properties": properties, "required": required, **more}
+
+
+def _described(headers: dict[str, str], required: bool) -> dict[str, tuple[dict[str, Any], bool, str]]:
+    return {name: ({}, required, text) for name, text in headers.items()}
 
 
 def document() -> dict[str, Any]:
@@ -63,13 +110,24 @@ def document() -> dict[str, Any]:
                     "payload": {"$ref": "#/components/schemas/Article"}, "bindings": kafka_key()},
         "Decision": {"name": "Decision", "title": "Decision event", "contentType": "application/json",
                      "summary": "Exactly one per input record: the decision, the reasons with stable codes "
-                                "(input.*, schema.*, signature.*, rule codes), the rules version and the article.",
-                     "headers": _headers({DECISION_HEADER: "`approved` or `rejected`."}),
+                                "(input.*, schema.*, signature.*, rule codes), the rules version and the article. "
+                                "A CloudEvent in the binary mode of the Kafka protocol binding.",
+                     "headers": _headers({
+                         DECISION_HEADER: ({"enum": DECISIONS}, True, "The decision, as in the body."),
+                         **_cloudevents_headers(DECISIONS, {"const": "application/json"}, "the decision JSON."),
+                     }),
                      "payload": {"$ref": "#/components/schemas/DecisionEvent"}, "bindings": kafka_key()},
         "DeadLetter": {"name": "DeadLetter", "title": "Dead-lettered record", "contentType": "application/octet-stream",
                        "summary": "A record whose processing raised (a bug, not a bad article): the original key, "
-                                  "value and headers, plus headers that say what failed and where it came from.",
-                       "headers": _headers(DEAD_LETTER_HEADERS),
+                                  "value and headers, plus headers that say what failed and where it came from, "
+                                  "and the CloudEvents attributes of a dead-lettering.",
+                       "headers": _headers({
+                           **_described(DEAD_LETTER_HEADERS, True), **_described(DEAD_LETTER_OVERSIZED_HEADERS, False),
+                           **_cloudevents_headers([DEADLETTERED], {}, "the original record's content-type when it "
+                                                  "declared one and the value is kept, else application/octet-stream."),
+                       }, patternProperties={RENAMED_ORIGINALS: {
+                           "type": "string", "description": "The input record's own header of that name."}},
+                           additionalProperties={"description": "The input record's other headers, unchanged."}),
                        "payload": {"type": "string", "format": "binary", "description": "The original value."},
                        "bindings": kafka_key()},
     }

@@ -1,9 +1,17 @@
-"""One batch of consumed records -> the records to publish. Pure and synchronous; the shell runs it in a worker thread.
+"""The batch step: ``process_batch(records, policy, decided_at)`` -> the records to publish. Pure and synchronous.
 
-It calls the pure ``decide()`` per record with the record's timestamp as
+``records`` is what the consumer fetched, grouped by source partition (aiokafka's ``getmany`` result); the
+result keeps that grouping (same keys, records in input order), which is how delivery needs it: one
+transaction per source partition. Nothing is flattened or regrouped on the way; delivery only places each
+partition's records on output partitions. The shell runs the step in a worker thread, partitions spread over
+``decide_threads``.
+
+It calls ``decide_record()`` per record (the decision and its replay check) with the record's timestamp as
 the reference time, wraps each Decision in its published envelope, and turns an unexpected exception (a bug,
 not a bad article) into a dead-letter record carrying the original key, value and headers plus headers naming
-the error and the source record. The dead-letter record travels in the same transaction as the batch's other
+the error and the source record. ``decided_at`` (the envelope's decision time) is an argument: no clock here.
+
+The dead-letter record travels in the same transaction as the batch's other
 decisions, so a record is either decided or dead-lettered, exactly once.
 
 A decision larger than ``MAX_DECISION_BYTES`` is dead-lettered too: the broker would refuse it (its default
@@ -14,22 +22,22 @@ broker accepted it on the input topic.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from service.core.decide import decide
+from service.core.cloudevents import DEFAULT_SOURCE, stamp
+from service.core.decide import RulesLike, decide_record
 from service.core.decision import Decision
 from service.core.envelope import Source, decision_event, encode
+from service.core.errors import DecisionTooLarge
 from service.core.limits import DEFAULT_LIMITS, Limits
 from service.core.replay import ReplayBatch
+from service.core.signature import Keyring
 
 MAX_DECISION_BYTES = 1_000_000  # below the broker's default message.max.bytes (1 MiB + 12), headers included
 ERROR_TYPE, ERROR_MESSAGE, ERROR = "moderation-error-type", "moderation-error-message", "moderation-error"
-
-
-class DecisionTooLarge(Exception):
-    """The decision event would exceed what the broker accepts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +45,19 @@ class Topics:
     approved: str
     rejected: str
     deadletter: str
+    cloudevents_source: str = DEFAULT_SOURCE  # ce_source of every record written (service/core/cloudevents.py)
     review: str = "articles.review"  # held for a person (decision "review"); settled later by service/review
 
     def for_outcome(self, outcome: str) -> str:
         return self.approved if outcome == "approved" else self.review if outcome == "review" else self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """The keyring and rules one batch is decided with (``service.files.policy`` swaps them between batches)."""
+
+    keyring: Keyring
+    rules: RulesLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +81,39 @@ def record_time(timestamp_ms: int | None, fallback: datetime) -> datetime:
         return fallback
 
 
-def decide_batch(
-    records: list[Any], keyring: Any, rules: Any, topics: Topics, replay: ReplayBatch | None = None,
-    limits: Limits = DEFAULT_LIMITS, *, decided_at: datetime,
-) -> list[Outgoing]:
-    out = []
-    for record in records:
-        source = Source(record.topic, record.partition, record.offset, record.timestamp)
-        try:
-            decision = decide(record.value, record.headers, keyring, rules, record_time(record.timestamp, decided_at),
-                              limits)
-            if replay is not None:
-                where = f"partition {record.partition} offset {record.offset}"
-                decision = replay.check(decision, (record.topic, record.partition), where)
-            value = encode(decision_event(decision, source, record.value, decided_at))
-            if len(value) > MAX_DECISION_BYTES:
-                raise DecisionTooLarge(f"the decision event has {len(value)} bytes; at most {MAX_DECISION_BYTES}")
-            topic = topics.for_outcome(decision.decision)
-            headers = [("moderation-decision", decision.decision.encode())]
-            out.append(Outgoing(topic, record.key, value, headers, source, decision))
-        except Exception as exc:  # a bug in the core: keep the record, keep the stream going
-            out.append(dead_letter(record, source, exc, topics.deadletter))
-    return out
+P = TypeVar("P", bound=Hashable)
+
+
+def process_batch(
+    records: Mapping[P, Sequence[Any]], policy: PolicySnapshot, decided_at: datetime, *, topics: Topics,
+    limits: Limits = DEFAULT_LIMITS, replay: ReplayBatch | None = None,
+) -> dict[P, list[Outgoing]]:
+    """One outgoing record per consumed record, under the same source-partition keys, in input order.
+
+    ``replay``: the batch's view of the replay windows (None: no replay detection); its pending entries are
+    remembered by the shell once the partitions' decisions are delivered (``ReplayBatch.commit``).
+    """
+    return {source: stamp([_outgoing(record, policy, decided_at, topics, limits, replay) for record in part], part,
+                          topics.cloudevents_source, decided_at)
+            for source, part in records.items()}
+
+
+def _outgoing(record: Any, policy: PolicySnapshot, decided_at: datetime, topics: Topics, limits: Limits,
+              replay: ReplayBatch | None) -> Outgoing:
+    source = Source(record.topic, record.partition, record.offset, record.timestamp)
+    try:
+        decision = decide_record(record.value, record.headers, policy.keyring, policy.rules,
+                                 record_time(record.timestamp, decided_at), limits, replay=replay,
+                                 partition=(record.topic, record.partition),
+                                 where=f"partition {record.partition} offset {record.offset}")
+        value = encode(decision_event(decision, source, record.value, decided_at))
+        if len(value) > MAX_DECISION_BYTES:
+            raise DecisionTooLarge(f"the decision event has {len(value)} bytes; at most {MAX_DECISION_BYTES}")
+        topic = topics.for_outcome(decision.decision)
+        headers = [("moderation-decision", decision.decision.encode())]
+        return Outgoing(topic, record.key, value, headers, source, decision)
+    except Exception as exc:  # a bug in the core: keep the record, keep the stream going
+        return dead_letter(record, source, exc, topics.deadletter)
 
 
 def dead_letter(record: Any, source: Source, exc: BaseException, topic: str) -> Outgoing:

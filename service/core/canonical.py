@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
+from service.core.errors import CanonicalError  # re-exported: callers import it from here
+
 SECURED = "secured"
 # Separates our signatures from any other use of the same key (RFC 9421 and DSSE do the same).
 DOMAIN_PREFIX = b"article-moderation/secured/v1\x00"
@@ -29,10 +31,6 @@ NONCE_LENGTH = 16
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _SCALARS = frozenset((str, int, bool, type(None)))
 MAX_DEPTH = 200  # orjson itself stops at 255 with an error; events are a few levels deep
-
-
-class CanonicalError(ValueError):
-    """The event holds a value that has no canonical form (a float, a lone surrogate, a huge integer...)."""
 
 
 def canonical_bytes(document: Mapping) -> bytes:

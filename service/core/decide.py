@@ -1,11 +1,17 @@
 """decide(value, headers, keyring, rules, now) -> Decision: the whole moderation of one record.
 
+``decide_record`` is the same decision plus replay detection (an exact copy of a signed event already decided
+in the partition's window is rejected as ``signature.replay``): the service's batch step and ``moderation
+check`` both call it. ``secured`` is parsed once, by the signature step, which hands the nonce to the replay
+check.
+
 Steps, each ending the decision early with a rejection when it fails:
   1. decode   bytes -> JSON values (``input.*`` reasons)
   2. validate JSON values -> Article (``schema.*`` reasons, with field paths)
   3. verify   the ``secured`` signature against the keyring (``signature.*``); skipped when keyring is None,
               which only rule dry-runs (``moderation rules diff``) ask for
   4. rules    the publish rules, evaluated against ``now``: approved, rejected, or "review" (held for a person)
+  5. replay   (decide_record only) the signer and nonce against the partition's replay window
 
 Pure: ``now`` is an argument (the service passes the record's timestamp, so replaying a record gives the same
 decision), nothing is read from files, clocks or the network. Never raises for any input; an exception here
@@ -14,7 +20,7 @@ is a bug, and the shell dead-letters the record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,7 +31,8 @@ from service.core.article import Article
 from service.core.decision import Decision, Outcome
 from service.core.decode import DEFAULT_LIMITS, Limits, decode_event
 from service.core.reasons import Reason
-from service.core.signature import Keyring, verify_document
+from service.core.replay import ReplayBatch
+from service.core.signature import Keyring, verify_signature
 
 MAX_SCHEMA_REASONS = 20
 
@@ -54,21 +61,52 @@ def decide(
     now: datetime,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Decision:
+    return _decide(value, keyring, rules, now, limits)[0]
+
+
+def decide_record(
+    value: bytes | None,
+    headers: Headers,
+    keyring: Keyring | None,
+    rules: RulesLike,
+    now: datetime,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    replay: ReplayBatch | None,
+    partition: Hashable,
+    where: str,
+) -> Decision:
+    """``decide()``, then a signed event's (signer, nonce) checked against ``replay`` (None: no replay check).
+
+    ``partition`` names the replay window (copies land in their original's partition); ``where`` is quoted in
+    the rejection of a later copy (``partition 2 offset 41``, a file name).
+    """
+    decision, nonce = _decide(value, keyring, rules, now, limits)
+    if replay is None or nonce is None:
+        return decision
+    return replay.check(decision, nonce, partition, where)
+
+
+def _decide(value: bytes | None, keyring: Keyring | None, rules: RulesLike, now: datetime,
+            limits: Limits) -> tuple[Decision, bytes | None]:
+    """The decision, and the nonce of its verified signature (None when unsigned or not verified)."""
     document = decode_event(value, limits)
     if isinstance(document, Reason):
-        return _rejected((document,), rules, now)
+        return _rejected((document,), rules, now), None
     try:
         article = Article.model_validate(document)
     except ValidationError as exc:
-        return _rejected(schema_reasons(exc), rules, now, document)
-    signer = None
+        # Not an article: the decision's ``article`` stays None (the published contract types it as an
+        # Article), and the envelope carries the record's bytes in ``original`` instead.
+        return _rejected(schema_reasons(exc), rules, now), None
+    signer = nonce = None
     if keyring is not None:
-        verified = verify_document(document, keyring, now)
+        verified = verify_signature(document, keyring, now)
         if isinstance(verified, Reason):
-            return _rejected((verified,), rules, now, document)
-        signer = verified
+            return _rejected((verified,), rules, now, document), None
+        signer, nonce = verified.key_id, verified.nonce
     outcome = rules.evaluate(article, document, now)
-    return Decision(
+    decision = Decision(
         decision=outcome.decision,
         reasons=tuple(outcome.reasons),
         rulesFired=tuple(outcome.fired),
@@ -77,6 +115,7 @@ def decide(
         signer=signer,
         article=document,
     )
+    return decision, nonce
 
 
 def _rejected(

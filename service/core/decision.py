@@ -29,8 +29,8 @@ class Decision:
     rulesVersion: str
     evaluatedAt: datetime  # the reference time the rules used (the record timestamp in the service)
     signer: str | None = None
-    # The event as it was written (JSON values, ``secured`` included) when it could be decoded; otherwise
-    # None, and the shell carries the original bytes so nothing is lost.
+    # The event as it was written (JSON values, ``secured`` included) when it is an article (it decoded and
+    # matched the article schema); otherwise None, and the envelope carries the original bytes so nothing is lost.
     article: dict[str, Any] | None = None
 
     @property

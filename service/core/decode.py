@@ -29,6 +29,7 @@ import json
 import orjson
 
 from service.core import reasons as r
+from service.core.errors import DuplicateKeyError
 from service.core.limits import DEFAULT_LIMITS, Limits, check_tree
 from service.core.reasons import Reason
 from service.core.yaml_loader import load_yaml_values
@@ -82,17 +83,13 @@ def _decode_json(body: bytes) -> object | Reason:
         return Reason(r.INPUT_MALFORMED_JSON, f"the record is not valid JSON: {message}")
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
 def _no_duplicates(pairs: list[tuple[str, object]]) -> None:
     if len({key for key, _ in pairs}) == len(pairs):
         return  # the objects themselves are not needed: returning nothing saves building them
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise _DuplicateKey(key)
+            raise DuplicateKeyError(key)
         seen.add(key)
 
 
@@ -103,7 +100,7 @@ def _duplicate_json_key(body: bytes) -> Reason | None:
     """
     try:
         json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as exc:
+    except DuplicateKeyError as exc:
         key = str(exc.args[0])
         shown = key if len(key) <= 64 else f"{key[:64]}..."
         return Reason(r.INPUT_DUPLICATE_KEY, f"the key {shown!r} appears twice in one object")

@@ -14,8 +14,13 @@ from typing import Any, Literal
 
 import orjson
 
+from service.core.article import Article
 from service.core.decision import SCHEMA_VERSION, Decision, Outcome
 from service.core.reasons import Reason
+
+# Where the published JSON Schemas live (their ``$id``s); the decision's is also every decision's ce_dataschema.
+SCHEMA_BASE_ID = "https://github.com/article-moderation/schemas/"
+DECISION_SCHEMA_ID = SCHEMA_BASE_ID + "decision.schema.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +69,8 @@ class DecisionEvent:
     evaluatedAt: datetime
     decidedAt: datetime
     source: Source
-    article: dict[str, Any] | None
-    original: Original | None
+    article: Article | None  # the event when it is an article (it matched the article schema); else null
+    original: Original | None  # the record's bytes whenever ``article`` is null
     # Only on the final decision for a held event: the reviewer's settlement (service/review/settler.py).
     review: ReviewBlock | None = None
 

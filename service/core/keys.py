@@ -26,6 +26,8 @@ from datetime import datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from service.core.errors import InvalidKeyError  # re-exported: callers import it from here
+
 ED25519 = "ed25519"
 HMAC_SHA256 = "hmac-sha256"
 TAG_LENGTH = {ED25519: 64, HMAC_SHA256: 32}
@@ -54,10 +56,6 @@ SMALL_ORDER_Y = frozenset(bytes.fromhex(h) for h in (
 def is_small_order(public_key: bytes) -> bool:
     """Is this 32-byte Ed25519 public key one of the small-order (weak) encodings?"""
     return len(public_key) == 32 and public_key[:31] + bytes((public_key[31] & 0x7F,)) in SMALL_ORDER_Y
-
-
-class InvalidKeyError(ValueError):
-    """A key is not usable. The message names the key id or the field, never the material."""
 
 
 @dataclass(frozen=True, slots=True)

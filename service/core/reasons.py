@@ -10,7 +10,9 @@ Code families (the prefix before the dot is stable; new codes may be added withi
     schema.*     the event was read but does not match the article schema
     signature.*  the ``secured`` field is missing, malformed, from an unknown signer, or does not verify
     <rule code>  a publish rule fired (codes are chosen by rule authors, e.g. ``quality.too_low``)
-    internal.*   the decision could not be completed (a bug); such records also go to the dead-letter topic
+
+A record whose processing fails (a bug, not a bad article) gets no decision and no reason: it goes to the
+dead-letter topic with its original bytes and headers naming the error (service/core/batch.py).
 
 Messages never contain key material, only key ids.
 """
@@ -58,6 +60,3 @@ SIGNATURE_MALFORMED = "signature.malformed"
 SIGNATURE_UNKNOWN_SIGNER = "signature.unknown_signer"
 SIGNATURE_INVALID = "signature.invalid"
 SIGNATURE_REPLAY = "signature.replay"
-
-# internal.*
-INTERNAL_ERROR = "internal.error"

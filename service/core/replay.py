@@ -10,7 +10,7 @@ Records are remembered only once their batch is delivered (``ReplayBatch.commit`
 decided again must not find its own records in the window. Windows are kept per input partition, because an
 exact copy has the same key as its original and so lands in the same partition; a partition that moves to
 another instance starts with an empty window there. Nothing survives a restart: the window is memory only.
-Pure: no clock, no I/O.
+Pure: no clock, no I/O. ``service.core.decide.decide_record`` is the one caller of ``ReplayBatch.check``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from service.core import reasons as r
 from service.core.decision import Decision
 from service.core.reasons import Reason
-from service.core.signature import parse_secured
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +79,13 @@ class ReplayBatch:
         self._windows = windows
         self._pending: dict[Hashable, dict[tuple[str, bytes], FirstSeen]] = {}
 
-    def check(self, decision: Decision, partition: Hashable, where: str) -> Decision:
-        """The decision, or a rejection if its signed event was already decided in this partition's window."""
-        if decision.signer is None or decision.article is None:
+    def check(self, decision: Decision, nonce: bytes, partition: Hashable, where: str) -> Decision:
+        """The decision, or a rejection if its signed event (signer, ``nonce`` of its verified ``secured``) was
+        already decided in this partition's window. ``decide_record`` calls it; the nonce comes from the
+        signature step, so ``secured`` is parsed once."""
+        if decision.signer is None:
             return decision
-        parsed = parse_secured(decision.article.get("secured"))
-        if isinstance(parsed, Reason):
-            return decision
-        key, at = (decision.signer, parsed[1]), decision.evaluatedAt
+        key, at = (decision.signer, nonce), decision.evaluatedAt
         pending = self._pending.setdefault(partition, {})
         first = pending.get(key) or self._windows.window(partition).get(key, at)
         if first is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
@@ -25,7 +26,8 @@ from service.core.canonical import NONCE_LENGTH, SECURED, CanonicalError, canoni
 from service.core.keys import ARTICLES, TAG_LENGTH, SigningKey, VerificationKey
 from service.core.reasons import Reason
 
-__all__ = ["MAX_SECURED_LENGTH", "Keyring", "parse_secured", "sign_document", "verify_document"]
+__all__ = ["MAX_SECURED_LENGTH", "Keyring", "Verified", "parse_secured", "sign_document", "verify_document",
+           "verify_signature"]
 
 MAX_SECURED_LENGTH = 1024  # an Ed25519 value is 113 characters, the seed's 517; longer is refused unread
 
@@ -106,8 +108,22 @@ def parse_secured(value: object) -> tuple[bytes, bytes] | Reason:
     return tag, nonce
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """Who signed an event, and the nonce of its ``secured`` value (replay detection keys on the pair)."""
+
+    key_id: str
+    nonce: bytes
+
+
 def verify_document(document: Mapping, keyring: Keyring, now: datetime) -> str | Reason:
-    """The id of the key that signed ``document``, or why it cannot be trusted.
+    """The id of the key that signed ``document``, or why it cannot be trusted (see ``verify_signature``)."""
+    verified = verify_signature(document, keyring, now)
+    return verified if isinstance(verified, Reason) else verified.key_id
+
+
+def verify_signature(document: Mapping, keyring: Keyring, now: datetime) -> Verified | Reason:
+    """The key that signed ``document`` and the nonce, or why it cannot be trusted. ``secured`` is parsed once.
 
     ``now`` must be timezone-aware (a naive one is a programming error and raises ValueError).
     """
@@ -141,7 +157,7 @@ def verify_document(document: Mapping, keyring: Keyring, now: datetime) -> str |
         return Reason(r.SIGNATURE_INVALID, f"the event cannot have been signed: {exc}", path=SECURED)
     for key in fitting:
         if key.verify(message, tag):
-            return key.key_id
+            return Verified(key.key_id, nonce)
     ids = ", ".join(key.key_id for key in fitting)
     problem = f"the signature does not match the event under any key for {_quote(domain)} ({ids})"
     return Reason(r.SIGNATURE_INVALID, problem, path=SECURED)

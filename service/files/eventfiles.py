@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-
-class EventFileError(Exception):
-    """A path that cannot be read (missing, a directory, unreadable): a usage error, not a rejected event."""
+from service.errors import EventFileError
 
 
 def iter_event_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:

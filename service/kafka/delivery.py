@@ -13,21 +13,30 @@ A crash between the two republishes the batch (duplicates, never losses).
 
 Both replace a producer after any failure: aiokafka's sender task dies for good on ProducerFenced,
 OutOfOrderSequenceNumber or InvalidProducerEpoch (aiokafka #1017), and nothing it holds can be trusted after that.
+
+``deliver(batches, outgoing)`` takes the batch as the consumer fetched it (by source partition) and the batch
+step's result under the same keys (``service.core.batch.process_batch``): each source partition's records go
+into that partition's transaction as they are; the only grouping done here is by output partition, which needs
+the producer's metadata. The private aiokafka attributes this needs live in ``aiokafka_compat.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.producer.transaction_manager import TransactionState
 
 from service.core.batch import Outgoing
+from service.errors import DeliveryFailed  # re-exported: app.py imports it from here
+from service.kafka.aiokafka_compat import force_close, partition_chooser, transaction_open
 from service.settings import Settings
+
+# The batch step's result: each source partition's outgoing records, in input order.
+Processed = Mapping[TopicPartition, Sequence[Outgoing]]
 
 TRANSACTION_TIMEOUT_MS = 30_000  # an orphaned transaction blocks read_committed readers at most this long
 # aiokafka retries CONCURRENT_TRANSACTIONS (the broker still writing the previous transaction's markers) after
@@ -38,15 +47,6 @@ ABORT_TIMEOUT_S = 2.0  # abort a failed transaction if the broker answers; other
 STOP_TIMEOUT_S = 2.0
 
 
-class DeliveryFailed(Exception):
-    """Decisions for these input partitions were not written; their offsets were not committed."""
-
-    def __init__(self, partitions: set[TopicPartition], cause: BaseException) -> None:
-        super().__init__(f"delivery failed for {len(partitions)} partition(s): {cause!r}")
-        self.partitions = partitions
-        self.cause = cause
-
-
 class Delivery(Protocol):
     async def claim(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         """Get ready to write for these partitions; return the offsets to resume them from (others: keep)."""
@@ -54,7 +54,7 @@ class Delivery(Protocol):
     async def retain(self, partitions: set[TopicPartition]) -> None:
         """Release everything held for partitions other than these (after a rebalance)."""
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
         """Write the decisions and commit the offsets; raise DeliveryFailed naming the partitions that failed."""
 
     async def stop(self) -> None: ...
@@ -78,7 +78,17 @@ def make_delivery(settings: Settings, consumer: AIOKafkaConsumer) -> Delivery:
     return AtLeastOnce(settings, consumer)
 
 
-async def _send_all(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> None:
+def by_source(outgoing: Processed | Sequence[Outgoing]) -> Processed:
+    """The batch step's result as it is; a flat list (a caller of the older form) grouped by source partition."""
+    if isinstance(outgoing, Mapping):
+        return outgoing
+    grouped: dict[TopicPartition, list[Outgoing]] = {}
+    for out in outgoing:
+        grouped.setdefault(TopicPartition(out.source.topic, out.source.partition), []).append(out)
+    return grouped
+
+
+async def _send_all(producer: AIOKafkaProducer, outgoing: Iterable[Outgoing]) -> None:
     """Write ``outgoing`` as one record batch per output topic-partition, then await the acknowledgements.
 
     One ``send()`` per record costs ~15 µs of aiokafka (a future, an accumulator lookup, a wake-up each); a
@@ -89,7 +99,7 @@ async def _send_all(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> Non
     _append_batch -> maybe_add_partition_to_txn; _pop_batch -> sequence numbers).
     """
     acks = []
-    for (topic, partition), records in (await _by_partition(producer, outgoing)).items():
+    for (topic, partition), records in (await _by_output_partition(producer, outgoing)).items():
         builder = producer.create_batch()
         for out in records:
             if builder.append(timestamp=None, key=out.key, value=out.value, headers=out.headers) is None:
@@ -103,34 +113,26 @@ async def _send_all(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> Non
             raise result
 
 
-async def _by_partition(producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> dict[tuple[str, int], list[Outgoing]]:
-    """``outgoing`` grouped by the partition ``producer.send()`` would pick for each record (private API)."""
-    choose = producer._partitioner
-    candidates = {}
-    for topic in dict.fromkeys(out.topic for out in outgoing):
-        await producer.client._wait_on_metadata(topic)  # as send() does: fails after request_timeout_ms
-        metadata = producer._metadata
-        candidates[topic] = (list(metadata.partitions_for_topic(topic)),
-                             list(metadata.available_partitions_for_topic(topic)))
+async def _by_output_partition(producer: AIOKafkaProducer,
+                               outgoing: Iterable[Outgoing]) -> dict[tuple[str, int], list[Outgoing]]:
+    """``outgoing`` grouped by the partition ``producer.send()`` would pick for each record."""
+    choosers = {}
     groups: dict[tuple[str, int], list[Outgoing]] = {}
     for out in outgoing:
-        every, available = candidates[out.topic]
-        partition = choose(out.key, every, available)
-        groups.setdefault((out.topic, partition), []).append(out)
+        choose = choosers.get(out.topic)
+        if choose is None:
+            choose = choosers[out.topic] = await partition_chooser(producer, out.topic)
+        groups.setdefault((out.topic, choose(out.key)), []).append(out)
     return groups
 
 
 async def close_producer(producer: AIOKafkaProducer) -> None:
     """Close within STOP_TIMEOUT_S. aiokafka's stop() waits for every queued batch to be acknowledged: while the
-    broker is down, for ever. Then fail what is queued and cancel the sender (private API, aiokafka 0.12-0.14)."""
+    broker is down, for ever. Then fail what is queued and cancel the sender (aiokafka_compat.force_close)."""
     try:
         await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
     except Exception:  # TimeoutError included
-        producer._message_accumulator.fail_all(KafkaError("producer closed before delivery"))
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(producer._sender.close(), STOP_TIMEOUT_S)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(producer.client.close(), STOP_TIMEOUT_S)
+        await force_close(producer, STOP_TIMEOUT_S)
 
 
 async def _started(producer: AIOKafkaProducer) -> AIOKafkaProducer:
@@ -157,11 +159,11 @@ class AtLeastOnce:
     async def retain(self, partitions: set[TopicPartition]) -> None:
         return None
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
         try:
             if self._producer is None:
                 raise KafkaError("no producer: claim() has not succeeded yet")
-            await _send_all(self._producer, outgoing)
+            await _send_all(self._producer, (out for part in by_source(outgoing).values() for out in part))
             await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
         except BaseException as exc:
             producer, self._producer = self._producer, None
@@ -216,13 +218,11 @@ class ExactlyOnce:
         self._stopped = True
         await self.retain(set())
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: list[Outgoing]) -> None:
-        by_partition: dict[TopicPartition, list[Outgoing]] = defaultdict(list)
-        for out in outgoing:
-            by_partition[TopicPartition(out.source.topic, out.source.partition)].append(out)
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
+        by_partition = by_source(outgoing)
         partitions = list(batches)
         results = await asyncio.gather(
-            *(self._deliver_partition(tp, batches[tp][-1].offset + 1, by_partition[tp]) for tp in partitions),
+            *(self._deliver_partition(tp, batches[tp][-1].offset + 1, by_partition.get(tp, ())) for tp in partitions),
             return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -232,7 +232,7 @@ class ExactlyOnce:
             failed = {tp for tp, r in zip(partitions, results, strict=True) if isinstance(r, BaseException)}
             raise DeliveryFailed(failed, errors[0])
 
-    async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: list[Outgoing]) -> None:
+    async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: Sequence[Outgoing]) -> None:
         producer = self._producers.get(tp)
         if producer is None:
             raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
@@ -252,8 +252,7 @@ class ExactlyOnce:
 async def _abort_and_close(producer: AIOKafkaProducer) -> None:
     # An open transaction holds back read_committed readers of every output partition it touched: abort it now
     # when the broker answers, rather than waiting for the next owner or the transaction timeout.
-    txn = producer._txn_manager
-    if txn is not None and txn.state in (TransactionState.IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
+    if transaction_open(producer):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
     await close_producer(producer)

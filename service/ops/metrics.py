@@ -1,19 +1,38 @@
 """Prometheus metrics of one service instance, on its own registry (tests build several side by side).
 
-The loop reports through ``on_event(name, **fields)`` (app.py's hook) and the policy through ``count(name)``;
-the rules version and key count are read from the policy at scrape time, so they are never stale. Label values
-are bounded: decision outcome, reason codes (built-in families plus the codes rule authors chose), topic and
-partition of the input.
+The loop hands typed reports to ``report()`` (``BatchReport``, ``Assignment``: service/ops/reports.py) and the
+policy its changes to ``policy_changed()`` (``PolicyChange``); the rules version and key count are read from
+the policy at scrape time, so they are never stale. Label values are bounded: decision outcome, reason codes
+(built-in families plus the codes rule authors chose), topic and partition of the input. A revoked partition's
+lag series is removed, so two instances never export the same partition after a rebalance.
+
+The registry also holds the process and platform collectors (CPU, memory, file descriptors, Python version);
+the ``_created`` series are off (``disable_created_metrics``: Prometheus does not read them, they double the
+series of every counter).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
+
+from service.ops.reports import Assignment, BatchReport, Event, PolicyChange
+from service.version import VERSION
 
 PREFIX = "moderation"
 # Batches take from ~1 ms (a few records) to seconds (a full batch under transactions).
@@ -21,10 +40,22 @@ STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 NO_REASON = "none"  # the reason label of a decision without reasons (an approval)
 
 
+_POLICY_HELP = {
+    PolicyChange.RULES_RELOADED: "Rules files reloaded after a change.",
+    PolicyChange.RULES_RELOAD_FAILED: "Changed rules files that did not load (the previous rules stay).",
+    PolicyChange.KEYS_RELOADED: "Key directory reloads after a change.",
+    PolicyChange.KEY_RELOAD_FAILED: "Key directory reloads that refused a key file, could not list the directory "
+                                    "(the previous keys stay) or failed.",
+}
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # process-wide in prometheus_client; every registry of ours wants it
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
         self.consumed = Counter(f"{PREFIX}_events_consumed", "Input records taken from Kafka and decided.",
                                 registry=r)
         self.decisions = Counter(f"{PREFIX}_decisions", "Decisions, by outcome and first reason code "
@@ -41,25 +72,15 @@ class Metrics:
         self.assigned = Gauge(f"{PREFIX}_assigned_partitions", "Input partitions this instance owns.", registry=r)
         self.delivery_failures = Counter(f"{PREFIX}_delivery_failures", "Batches whose decisions were not "
                                          "written (transaction aborted / send failed); retried.", registry=r)
-        self.policy_counts = {
-            name: Counter(f"{PREFIX}_{name}", help_text, registry=r)
-            for name, help_text in (
-                ("rules_reloads", "Rules files reloaded after a change."),
-                ("rules_reload_failures", "Changed rules files that did not load (the previous rules stay)."),
-                ("key_reloads", "Key directory reloads after a change."),
-            )
-        }
+        self.policy_counts = {change: Counter(f"{PREFIX}_{change.value}", _POLICY_HELP[change], registry=r)
+                              for change in PolicyChange}
+        self._policy_collector: _PolicyCollector | None = None
         self.review_actions = Counter(f"{PREFIX}_review_actions", "Reviewers' actions judged, by status (applied, "
                                       "refused) and refusal code ('none' when applied).", ["status", "refusal"],
                                       registry=r)
-        self._policy_collector: _PolicyCollector | None = None
         self._review_collector: _ReviewCollector | None = None
-
-    def track_review(self, view: Any) -> None:
-        """Export the pending count and the oldest pending age of ``view`` (a ReviewView, read at every scrape)."""
-        if self._review_collector is None:
-            self._review_collector = _ReviewCollector(view)
-            self.registry.register(self._review_collector)
+        # moderation_build_info{version="..."} 1: which release runs, for dashboards and alerts across a rollout.
+        Info(f"{PREFIX}_build", "The running release of the service.", registry=r).info({"version": VERSION})
 
     def track_policy(self, policy: Any) -> None:
         """Export the rules version and key count of ``policy.current`` (read at every scrape)."""
@@ -68,34 +89,50 @@ class Metrics:
             self.registry.register(self._policy_collector)
         self._policy_collector.policy = policy
 
-    def count(self, name: str) -> None:
-        """Policy's hook: ``rules_reloads``, ``rules_reload_failures``, ``key_reloads``."""
-        counter = self.policy_counts.get(name)
-        if counter is not None:
-            counter.inc()
+    def track_review(self, view: Any) -> None:
+        """Export the pending count and the oldest pending age of ``view`` (a ReviewView, read at every scrape)."""
+        if self._review_collector is None:
+            self._review_collector = _ReviewCollector(view)
+            self.registry.register(self._review_collector)
 
-    def on_event(self, name: str, **fields: Any) -> None:
-        """The loop's hook (app.py): batch, decisions (a batch's), decision (one), dead_lettered, delivery_failed,
-        assigned."""
-        if name == "batch":
-            self.consumed.inc(fields.get("records", 0))
-            self.stage_seconds.labels("batch").observe(fields.get("seconds", 0.0))
-            for tp, lag in (fields.get("lag") or {}).items():
-                if lag is not None:
-                    self.lag.labels(tp.topic, str(tp.partition)).set(lag)
-        elif name == "decisions":
-            self.count_decisions(fields["decisions"])
-        elif name == "decision":
-            self.count_decisions((fields["decision"],))
-        elif name == "dead_lettered":
-            self.dead_lettered.inc()
-        elif name == "delivery_failed":
-            self.delivery_failures.inc()
-        elif name == "assigned":
-            self.assigned.set(fields.get("partitions", 0))
-        elif name == "review_action":
-            applied = fields.get("applied")
-            self.review_actions.labels("applied" if applied else "refused", fields.get("refusal") or NO_REASON).inc()
+    def review_action(self, applied: bool, refusal: str | None) -> None:
+        """The review settler's hook (service/review/settler.py): one action judged."""
+        self.review_actions.labels("applied" if applied else "refused", refusal or NO_REASON).inc()
+
+    def policy_changed(self, change: PolicyChange) -> None:
+        """The policy's hook (service/files/policy.py)."""
+        self.policy_counts[change].inc()
+
+    def report(self, event: Event) -> None:
+        """The loop's hook (service/app.py and service/kafka/ownership.py, through ``Reports``)."""
+        match event:
+            case BatchReport(failed=failed) if failed:
+                self.delivery_failures.inc()
+            case BatchReport(records=records) if records:
+                self.consumed.inc(records)
+                self.stage_seconds.labels("batch").observe(event.seconds)
+                for tp, lag in event.lag.items():
+                    if lag is not None:
+                        self.lag.labels(tp.topic, str(tp.partition)).set(lag)
+                self.count_delivered(event.delivered.values())
+            case Assignment(owned=owned, revoked=revoked):
+                self.assigned.set(len(owned))
+                for tp in revoked:
+                    with contextlib.suppress(KeyError):  # no batch delivered for it yet: no series
+                        self.lag.remove(tp.topic, str(tp.partition))
+
+    def count_delivered(self, parts: Iterable[Iterable[Any]]) -> None:
+        """Decisions and dead letters of a delivered batch (outgoing records by source partition)."""
+        decisions, dead = [], 0
+        for part in parts:
+            for out in part:
+                if out.decision is None:
+                    dead += 1
+                else:
+                    decisions.append(out.decision)
+        if dead:
+            self.dead_lettered.inc(dead)
+        self.count_decisions(decisions)
 
     def count_decisions(self, decisions: Iterable[Any]) -> None:
         """Count a batch's decisions: summed per label pair first, so each counter is touched once a batch

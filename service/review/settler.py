@@ -51,11 +51,12 @@ TOPIC_POLL_S = 5.0  # how often a missing actions topic is looked for
 
 class Settler:
     def __init__(self, settings: Settings, keys: Callable[[], Any], log: Any,
-                 on_event: Callable[..., None] | None = None) -> None:
-        """``keys()`` returns the keyring in force (the policy's, reloaded with the key directory)."""
+                 on_action: Callable[[bool, str | None], None] | None = None) -> None:
+        """``keys()`` returns the keyring in force (the policy's, reloaded with the key directory);
+        ``on_action(applied, refusal)`` is called once per action judged and committed (metrics)."""
         self.settings, self.rsettings = settings, review_settings(settings)
         self.keys, self.log = keys, log
-        self.on_event = on_event or (lambda name, **fields: None)
+        self.on_action = on_action or (lambda applied, refusal: None)
         self.states: dict[TopicPartition, PartitionState] = {}
         self.assigned: set[TopicPartition] = set()
         self.unclaimed: set[TopicPartition] = set()
@@ -191,7 +192,6 @@ class Settler:
                 self.consumer.pause(tp)
             self._retry_at = time.monotonic() + BACKOFF_S
             self.log.warning("review_settle_failed", error=repr(exc), partition=tp.partition)
-            self.on_event("review_settle_failed")
             return
         self.states[tp] = scratch
         for verdict, where, settled in lines:
@@ -228,7 +228,7 @@ class Settler:
             fields["settled_by"], fields["settled_at"] = settled.get("reviewer"), settled.get("settledAt")
         serious = verdict.refusal is not None and not verdict.signed
         (self.log.warning if serious or verdict.refusal == UNKNOWN_EVENT else self.log.info)("review_action", **fields)
-        self.on_event("review_action", applied=verdict.applied, refusal=verdict.refusal)
+        self.on_action(verdict.applied, verdict.refusal)
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -11,12 +11,13 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from contract import check as check_contract
 
-from service.app import Moderator
+from service.bootstrap import Service
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
-from service.files.policy import Policy
 from service.kafka.topics import ensure_topics, service_topics
+from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -68,14 +69,14 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Moderator]:
-    """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end."""
-    log = structlog.get_logger("test")
-    moderator = Moderator(settings, Policy(settings, log), log)
+async def running(settings: Settings, tracing: Any = NO_TRACING) -> AsyncIterator[Service]:
+    """The service (loop and policy watcher) in this event loop, stopped gracefully (and checked not to have
+    crashed) at the end."""
+    service = Service(settings, structlog.get_logger("test"), tracing=tracing)
     stop = asyncio.Event()
-    task = asyncio.create_task(moderator.run(stop))
+    task = asyncio.create_task(service.run(stop))
     try:
-        yield moderator
+        yield service
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
@@ -110,6 +111,8 @@ async def collect(bootstrap: str, topics: list[str], expected: int, timeout: flo
                 return got
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
+                for record in records:
+                    check_contract(record)  # every record any test collects keeps the published contract
                 got.extend(records)
     finally:
         await consumer.stop()

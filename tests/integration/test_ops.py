@@ -103,7 +103,7 @@ def test_readiness_follows_assignment_and_metrics_count_decisions_by_outcome_and
             assert found[("moderation_assigned_partitions", ())] == 2
             assert found[("moderation_stage_seconds_count", (("stage", "batch"),))] >= 1
             rules = [labels for (name, labels) in found if name == "moderation_rules_info"]
-            assert rules and dict(rules[0])["version"] == service.files.policy.current.rules.version
+            assert rules and dict(rules[0])["version"] == service.policy.current.rules.version
             lags = [v for (name, labels), v in found.items() if name == "moderation_consumer_lag"]
             assert lags and all(v == 0 for v in lags)
 

@@ -23,14 +23,14 @@ def test_a_record_that_makes_the_code_raise_is_dead_lettered_with_its_origin_and
     settings = settings_for(kafka_bootstrap, unique_topic_prefix, keys, batch_max_records=20)
     values = signed_values(key, 60)
     poison = {7, 33}
-    real_decide = service.core.batch.decide
+    real_decide = service.core.batch.decide_record
 
-    def decide(value, headers, *args):  # a bug that only this record's bytes trigger
+    def decide(value, headers, *args, **kwargs):  # a bug that only this record's bytes trigger
         if dict(headers or ()).get("marker") == b"poison":
             raise ZeroDivisionError("division by zero in rule 'x'")
-        return real_decide(value, headers, *args)
+        return real_decide(value, headers, *args, **kwargs)
 
-    monkeypatch.setattr(service.core.batch, "decide", decide)
+    monkeypatch.setattr(service.core.batch, "decide_record", decide)
     records = [(f"k{i}".encode(), value) for i, value in enumerate(values)]
 
     async def scenario():
@@ -167,12 +167,11 @@ def test_an_outage_longer_than_the_delivery_timeout_aborts_retries_with_backoff_
     broker is away, and once it is back every partition resumes from its committed offset."""
     from structlog.testing import capture_logs
 
-    from service import app
-    from service.kafka import delivery
+    from service.kafka import delivery, ownership, settle
 
-    monkeypatch.setattr(app, "DELIVERY_TIMEOUT_S", 2.0)
-    monkeypatch.setattr(app, "WAIT_LOG_S", 0.5)
-    monkeypatch.setattr(app, "CLAIM_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(settle, "DELIVERY_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(settle, "WAIT_LOG_S", 0.5)
+    monkeypatch.setattr(ownership, "CLAIM_TIMEOUT_S", 2.0)
     monkeypatch.setattr(delivery, "STOP_TIMEOUT_S", 0.5)
     monkeypatch.setattr(delivery, "ABORT_TIMEOUT_S", 0.5)
     n = 3_000

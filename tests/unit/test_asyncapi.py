@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import jsonschema
 import orjson
 import yaml
+from batches import decide_flat as decide_batch
 
 from service.contracts import asyncapi
-from service.core.batch import Topics, dead_letter, decide_batch
+from service.core.batch import PolicySnapshot, Topics, dead_letter, process_batch
 from service.core.decode import decode_event
 from service.core.envelope import Source
 from service.core.signature import Keyring
@@ -80,23 +81,46 @@ def test_the_article_payload_schema_accepts_the_seed_and_refuses_a_wrong_type():
     assert [list(e.path) for e in check.iter_errors({**seed, "quality": "high"})] == [["quality"]]
 
 
+def headers_check(doc: dict, message: str) -> jsonschema.Validator:
+    schema = doc["components"]["messages"][message]["headers"]
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def text(headers: list[tuple[str, bytes]]) -> dict[str, str]:
+    assert len({name for name, _ in headers}) == len(headers), f"a header appears twice: {headers}"
+    return {name: value.decode() for name, value in headers}
+
+
 def test_decision_events_and_headers_the_service_emits_match_the_document():
     doc = checked_in()
     check = validator(doc, "DecisionEvent")
-    outgoing = decide_batch([record(SEED), record(b"\x00garbage", 1)], Keyring(), read_rules(ROOT / "config" /
-                                                                                              "rules.yaml"), TOPICS,
-                            decided_at=datetime.now(UTC))
+    policy = PolicySnapshot(Keyring(), read_rules(ROOT / "config" / "rules.yaml"))
+    trace = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("tracestate", b"k=v")]
+    (outgoing,) = process_batch({0: [record(SEED), record(b"\x00garbage", 1, trace)]}, policy, datetime.now(UTC),
+                                topics=TOPICS).values()
     assert len(outgoing) == 2
-    declared = set(doc["components"]["messages"]["Decision"]["headers"]["properties"])
+    declared = doc["components"]["messages"]["Decision"]["headers"]
     for out in outgoing:
         check.validate(orjson.loads(out.value))
-        assert {name for name, _ in out.headers} == declared
+        headers = text(out.headers)
+        headers_check(doc, "Decision").validate(headers)
+        assert set(declared["required"]) <= set(headers) <= set(declared["properties"])
+    assert {"traceparent", "tracestate"} <= set(text(outgoing[1].headers))  # the optional ones, when they apply
+    assert not headers_check(doc, "Decision").is_valid({**text(outgoing[0].headers), "ce_specversion": "0.3"})
 
 
 def test_dead_letter_headers_are_the_documented_ones():
     doc = checked_in()
-    out = dead_letter(record(b"value", 5, [("trace", b"1")]), Source("articles.incoming", 0, 5), KeyError("x"),
-                      TOPICS.deadletter)
-    added = {name for name, _ in out.headers} - {"trace"}
-    assert added == set(doc["components"]["messages"]["DeadLetter"]["headers"]["properties"])
-    assert set(asyncapi.DEAD_LETTER_HEADERS) == added
+    trace = ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    dead = decide_batch([record(b"x", 5, [("trace", b"1"), ("content-type", b"text/plain"), trace])], Keyring(),
+                        None, TOPICS, decided_at=datetime.now(UTC))[0]  # rules=None: a bug, dead-lettered
+    assert dead.topic == TOPICS.deadletter
+    headers = text(dead.headers)
+    headers_check(doc, "DeadLetter").validate(headers)
+    declared = doc["components"]["messages"]["DeadLetter"]["headers"]
+    added = set(headers) - {"trace", "moderation-original-content-type", "moderation-original-traceparent"}
+    assert set(declared["required"]) <= added <= set(declared["properties"])
+    assert set(asyncapi.DEAD_LETTER_HEADERS) <= added
+    assert headers["content-type"] == "text/plain" and headers["moderation-original-content-type"] == "text/plain"
+    plain = dead_letter(record(b"value", 5), Source("articles.incoming", 0, 5), KeyError("x"), TOPICS.deadletter)
+    assert set(text(plain.headers)) == set(asyncapi.DEAD_LETTER_HEADERS)  # before the CloudEvents stamp

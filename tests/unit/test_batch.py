@@ -1,4 +1,5 @@
-"""decide_batch: one outgoing record per consumed record, in order; a bug dead-letters the record, not the batch."""
+"""process_batch: one outgoing record per consumed record, in order, under its source partition; a bug dead-letters
+the record, not the batch."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ TOPICS = batch.Topics("out.approved", "out.rejected", "out.dead")
 Record = namedtuple("Record", "topic partition offset timestamp key value headers")
 KEY = SigningKey("unit", "hmac-sha256", frozenset({"reuters.com"}), material=os.urandom(32))
 KEYRING = Keyring([KEY.verification_key()])
+POLICY = batch.PolicySnapshot(KEYRING, RULES)
 NOW_MS = int(datetime.now(UTC).timestamp() * 1000)
 
 
@@ -41,13 +43,19 @@ def record(offset: int, value: bytes, headers=(), key: bytes | None = b"k") -> R
     return Record("in", 2, offset, NOW_MS, key, value, tuple(headers))
 
 
+def decided(records: list[Record], decided_at: datetime) -> list[batch.Outgoing]:
+    """``process_batch`` over one source partition's records: its outgoing records."""
+    (out,) = batch.process_batch({("in", 2): records}, POLICY, decided_at, topics=TOPICS).values()
+    return out
+
+
 def signed(n: int) -> bytes:
     return orjson.dumps(sign_event(article(n), KEY))
 
 
 def test_each_record_gets_one_outgoing_record_in_input_order_on_the_topic_of_its_decision():
     records = [record(10, signed(1)), record(11, b"\x00\x9f\x92garbage bytes"), record(12, signed(2))]
-    out = batch.decide_batch(records, KEYRING, RULES, TOPICS, decided_at=datetime.now(UTC))
+    out = decided(records, decided_at=datetime.now(UTC))
     assert [o.source.offset for o in out] == [10, 11, 12]
     assert [o.topic for o in out] == ["out.approved", "out.rejected", "out.approved"]
     event = orjson.loads(out[1].value)
@@ -58,16 +66,16 @@ def test_each_record_gets_one_outgoing_record_in_input_order_on_the_topic_of_its
 
 def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_bytes_and_the_batch_goes_on(
         monkeypatch):
-    real = batch.decide
+    real = batch.decide_record
 
-    def decide(value, headers, *args):
+    def decide(value, headers, *args, **kwargs):
         if value == b"poison":
             raise KeyError("'provider' missing in a code path nobody tested")
-        return real(value, headers, *args)
+        return real(value, headers, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "decide", decide)
+    monkeypatch.setattr(batch, "decide_record", decide)
     records = [record(0, signed(0)), record(1, b"poison", [("trace", b"abc")], key=b"pk"), record(2, signed(2))]
-    out = batch.decide_batch(records, KEYRING, RULES, TOPICS, decided_at=datetime.now(UTC))
+    out = decided(records, decided_at=datetime.now(UTC))
     assert [o.topic for o in out] == ["out.approved", "out.dead", "out.approved"]
     dead = out[1]
     headers = dict(dead.headers)
@@ -84,8 +92,7 @@ def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_byt
 def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blocking_the_partition(monkeypatch):
     monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 2_000)
     big = orjson.dumps(sign_event({**article(3), "excerpt": "x" * 3_000}, KEY))
-    out = batch.decide_batch([record(5, big), record(6, signed(6))], KEYRING, RULES, TOPICS,
-                             decided_at=datetime.now(UTC))
+    out = decided([record(5, big), record(6, signed(6))], decided_at=datetime.now(UTC))
     assert [o.topic for o in out] == ["out.dead", "out.approved"]
     headers = dict(out[0].headers)
     assert headers["moderation-error-type"] == b"DecisionTooLarge"
@@ -97,7 +104,7 @@ def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blockin
 def test_a_dead_letter_keeps_the_original_bytes_when_they_fit(monkeypatch):
     garbage = b"\x00" * 3_000  # undecodable: its rejection carries it in base64, 4/3 of its size
     monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 3_600)  # the record fits, its decision does not
-    (dead,) = batch.decide_batch([record(5, garbage)], KEYRING, RULES, TOPICS, decided_at=datetime.now(UTC))
+    (dead,) = decided([record(5, garbage)], decided_at=datetime.now(UTC))
     assert dead.topic == "out.dead" and dead.value == garbage
     assert "moderation-original-sha256" not in dict(dead.headers)
 
@@ -108,8 +115,9 @@ def test_a_record_time_no_date_can_hold_falls_back_instead_of_raising():
 
 
 def test_an_error_message_is_cut_to_500_characters_and_undecodable_text_does_not_break_the_headers(monkeypatch):
-    monkeypatch.setattr(batch, "decide", lambda *a: (_ for _ in ()).throw(ValueError("\udcff" + "y" * 2_000)))
-    (dead,) = batch.decide_batch([record(0, b"v", key=None)], KEYRING, RULES, TOPICS, decided_at=datetime.now(UTC))
+    raising = lambda *a, **k: (_ for _ in ()).throw(ValueError("\udcff" + "y" * 2_000))  # noqa: E731
+    monkeypatch.setattr(batch, "decide_record", raising)
+    (dead,) = decided([record(0, b"v", key=None)], decided_at=datetime.now(UTC))
     message = dict(dead.headers)["moderation-error-message"]
     assert len(message) <= 500 * 3 and message.endswith(b"y")
     assert dead.key is None and dead.value == b"v"
@@ -120,3 +128,16 @@ def test_record_time_uses_the_record_timestamp_and_falls_back_when_there_is_none
     fallback = datetime(2030, 1, 1, tzinfo=UTC)
     got = batch.record_time(timestamp, fallback)
     assert got == (fallback if expected == "fallback" else datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def test_the_batch_keeps_its_source_partitions_and_a_copy_in_the_same_partition_is_a_replay():
+    from service.core.replay import ReplayWindows
+
+    copy = signed(7)
+    grouped = {("in", 0): [record(0, copy), record(1, copy)], ("in", 1): [Record("in", 1, 0, NOW_MS, b"k", copy, ())]}
+    out = batch.process_batch(grouped, POLICY, datetime.now(UTC), topics=TOPICS, replay=ReplayWindows().batch())
+    assert list(out) == [("in", 0), ("in", 1)]  # the consumer's grouping, not flattened and regrouped
+    first, second = (orjson.loads(o.value) for o in out[("in", 0)])
+    assert first["decision"] == "approved"
+    assert [reason["code"] for reason in second["reasons"]] == ["signature.replay"]
+    assert [o.decision.decision for o in out[("in", 1)]] == ["approved"]  # another partition: its own window

@@ -127,7 +127,7 @@ def test_no_secret_reaches_any_output_at_debug_level(tmp_path, capsys, monkeypat
     log.debug("policy", current=policy.current, settings=settings)  # reprs of keyring, rules and settings
 
     parser = argparse.ArgumentParser()
-    cli_config.add_config_parser(parser.add_subparsers(dest="command"))
+    cli_config.add_parsers(parser.add_subparsers(dest="command"))
     config = tmp_path / "moderation.yaml"
     config.write_text(json.dumps({"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u",
                                   "sasl_password": SASL_PASSWORD}))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import orjson
 
-from service.core.decide import decide
+from service.core.decide import decide, decide_record
 from service.core.keys import SigningKey
 from service.core.replay import ReplayWindow, ReplayWindows
 from service.core.signature import Keyring
@@ -25,16 +25,17 @@ def event(n: int = 0) -> bytes:
     return orjson.dumps(sign_event(doc, KEY))
 
 
-def decided(value: bytes, at: datetime = T0):
-    return decide(value, (), KEYRING, RULES, at)
+def checked(batch, value: bytes, partition: str, where: str, at: datetime = T0):
+    """The decision of ``value`` with its replay check against ``batch`` (what the service and check call)."""
+    return decide_record(value, (), KEYRING, RULES, at, replay=batch, partition=partition, where=where)
 
 
 def test_a_copy_in_the_same_batch_is_a_replay_and_the_original_is_not():
     windows = ReplayWindows()
     batch = windows.batch()
     value = event()
-    first = batch.check(decided(value), "p0", "offset 1")
-    second = batch.check(decided(value), "p0", "offset 2")
+    first = checked(batch, value, "p0", "offset 1")
+    second = checked(batch, value, "p0", "offset 2")
     assert first.decision == "approved"
     assert second.decision == "rejected" and second.reasons[0].code == "signature.replay"
     assert "offset 1" in second.reasons[0].message and second.rulesFired == ()
@@ -44,37 +45,37 @@ def test_a_copy_in_a_later_batch_is_a_replay_only_if_the_first_batch_was_deliver
     windows = ReplayWindows()
     value = event()
     failed = windows.batch()
-    failed.check(decided(value), "p0", "offset 1")  # never committed: the batch is decided again
+    checked(failed, value, "p0", "offset 1")  # never committed: the batch is decided again
     retried = windows.batch()
-    assert retried.check(decided(value), "p0", "offset 1").decision == "approved"
+    assert checked(retried, value, "p0", "offset 1").decision == "approved"
     retried.commit(["p0"])
     later = windows.batch()
-    assert later.check(decided(value), "p0", "offset 9").reasons[0].code == "signature.replay"
+    assert checked(later, value, "p0", "offset 9").reasons[0].code == "signature.replay"
 
 
 def test_different_nonces_and_other_partitions_are_not_replays():
     windows = ReplayWindows()
     batch = windows.batch()
-    assert batch.check(decided(event(1)), "p0", "o1").decision == "approved"
-    assert batch.check(decided(event(1)), "p1", "o1").decision == "approved"  # other partition: own window
-    assert batch.check(decided(event(2)), "p0", "o2").decision == "approved"  # re-signed: new nonce
+    assert checked(batch, event(1), "p0", "o1").decision == "approved"
+    assert checked(batch, event(1), "p1", "o1").decision == "approved"  # other partition: own window
+    assert checked(batch, event(2), "p0", "o2").decision == "approved"  # re-signed: new nonce
 
 
 def test_unsigned_or_rejected_events_are_left_alone():
     batch = ReplayWindows().batch()
     garbage = decide(b"garbage", (), KEYRING, RULES, T0)
-    assert batch.check(garbage, "p0", "o1") is garbage
-    assert batch.check(garbage, "p0", "o2") is garbage
+    assert checked(batch, b"garbage", "p0", "o1") == garbage
+    assert checked(batch, b"garbage", "p0", "o2") == garbage
 
 
 def test_a_far_future_record_does_not_empty_the_window():
     windows = ReplayWindows(max_age=timedelta(hours=1))
     value = event(1)
     batch = windows.batch()
-    batch.check(decided(value, T0), "p0", "o1")
-    batch.check(decided(event(2), T0 + timedelta(days=365 * 80)), "p0", "o2")  # CreateTime in 2106
+    checked(batch, value, "p0", "o1", T0)
+    checked(batch, event(2), "p0", "o2", T0 + timedelta(days=365 * 80))  # CreateTime in 2106
     batch.commit(["p0"])
-    copy = windows.batch().check(decided(value, T0 + timedelta(minutes=5)), "p0", "o3")
+    copy = checked(windows.batch(), value, "p0", "o3", T0 + timedelta(minutes=5))
     assert copy.reasons[0].code == "signature.replay"
 
 
@@ -82,10 +83,10 @@ def test_the_window_forgets_by_age_in_record_time_and_by_count():
     windows = ReplayWindows(max_age=timedelta(hours=1))
     value = event()
     batch = windows.batch()
-    batch.check(decided(value, T0), "p0", "o1")
+    checked(batch, value, "p0", "o1", T0)
     batch.commit(["p0"])
-    assert windows.batch().check(decided(value, T0 + timedelta(minutes=59)), "p0", "o2").decision == "rejected"
-    assert windows.batch().check(decided(value, T0 + timedelta(hours=2)), "p0", "o3").decision == "approved"
+    assert checked(windows.batch(), value, "p0", "o2", T0 + timedelta(minutes=59)).decision == "rejected"
+    assert checked(windows.batch(), value, "p0", "o3", T0 + timedelta(hours=2)).decision == "approved"
 
     small = ReplayWindow(max_entries=2)
     from service.core.replay import FirstSeen
@@ -100,7 +101,17 @@ def test_forget_drops_a_revoked_partition():
     windows = ReplayWindows()
     batch = windows.batch()
     value = event()
-    batch.check(decided(value), "p0", "o1")
+    checked(batch, value, "p0", "o1")
     batch.commit(["p0"])
     windows.forget(["p0"])
-    assert windows.batch().check(decided(value), "p0", "o2").decision == "approved"
+    assert checked(windows.batch(), value, "p0", "o2").decision == "approved"
+
+
+def test_secured_is_parsed_once_per_decision_with_its_replay_check(monkeypatch):
+    import service.core.signature as signature
+
+    calls = []
+    real = signature.parse_secured
+    monkeypatch.setattr(signature, "parse_secured", lambda value: calls.append(value) or real(value))
+    assert checked(ReplayWindows().batch(), event(), "p0", "o1").decision == "approved"
+    assert len(calls) == 1

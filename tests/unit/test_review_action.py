@@ -145,21 +145,28 @@ def test_held_ids_round_trip():
 
 
 def test_the_final_decision_matches_the_published_decision_schema():
+    from pathlib import Path
+
     import jsonschema
+    from referencing import Registry, Resource
 
     from service.core.decision import Decision
     from service.core.envelope import Source, decision_event
     from service.core.reasons import Reason
 
-    schema = json.loads((__import__("pathlib").Path(__file__).parents[2] / "schemas" / "decision.schema.json")
-                        .read_text())
+    schemas = Path(__file__).parents[2] / "schemas"
+    schema = json.loads((schemas / "decision.schema.json").read_text())
+    article = Resource.from_contents(json.loads((schemas / "article.schema.json").read_text()))
+    registry = Registry().with_resource("article.schema.json", article)
+    seed = orjson.loads((schemas.parent / "seeds" / "005_quantum_error_correction.json").read_bytes())
     held = Decision("review", (Reason("review.borderline", "borderline", "r", "title"),), ("r",), "sha256:x", NOW,
-                    "acme", {"title": "t"})
+                    "acme", seed)
     event = orjson.loads(orjson.dumps(decision_event(held, Source("in", 1, 42, 5), None, NOW),
                                       option=orjson.OPT_UTC_Z))
-    jsonschema.validate(event, schema)
+    check = jsonschema.Draft202012Validator(schema, registry=registry)
+    check.validate(event)
     doc = new_action("in:1:42", "approved", "alice", "", None, NOW, "k")
-    jsonschema.validate(ra.final_decision(event, doc, NOW), schema)
+    check.validate(ra.final_decision(event, doc, NOW))
 
 
 def test_the_changelog_restores_settlements_and_only_signed_action_ids():

@@ -94,8 +94,8 @@ def test_review_metrics_count_actions_and_read_the_queue_at_scrape_time():
 
     metrics = Metrics()
     metrics.track_review(View())
-    metrics.on_event("review_action", applied=True, refusal=None)
-    metrics.on_event("review_action", applied=False, refusal="review.bad_signature")
+    metrics.review_action(True, None)
+    metrics.review_action(False, "review.bad_signature")
     text = metrics.exposition().decode()
     assert "moderation_review_pending 2.0" in text
     assert "moderation_review_oldest_pending_seconds 12.5" in text
@@ -105,12 +105,8 @@ def test_review_metrics_count_actions_and_read_the_queue_at_scrape_time():
 
 def test_review_usage_errors_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MODERATION_REVIEW_SIGNING_KEY", raising=False)
-    with pytest.raises(SystemExit) as missing:
-        main(["review", "approve", "in:0:1"])  # no --reviewer
-    assert missing.value.code == 2
-    with pytest.raises(SystemExit) as no_reason:
-        main(["review", "reject", "in:0:1", "--reviewer", "alice"])
-    assert no_reason.value.code == 2
+    assert main(["review", "approve", "in:0:1"]) == 2  # no --reviewer
+    assert main(["review", "reject", "in:0:1", "--reviewer", "alice"]) == 2  # no --reason
     assert main(["review", "approve", "in:0:1", "--reviewer", "alice", "--bootstrap-servers", "127.0.0.1:1"]) == 2
     assert "MODERATION_REVIEW_SIGNING_KEY" in capsys.readouterr().err
     article_key = tmp_path / "a.signing.json"

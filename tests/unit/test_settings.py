@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from devtools.localkafka.tls import write_tls_files
 from service.cli import config as cli_config
+from service.errors import ConfigError
 from service.settings import Settings, describe_error, load_settings, secret_fields
 
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
@@ -34,7 +35,7 @@ def clean_env(monkeypatch):
 
 def run_config(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    cli_config.add_config_parser(parser.add_subparsers(dest="command", required=True))
+    cli_config.add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["config", *argv])
     return args.func(args)
 
@@ -68,16 +69,18 @@ def test_kafka_bootstrap_servers_is_honoured_but_the_prefixed_name_wins(monkeypa
 
 def test_invalid_values_name_the_setting_and_its_variable(monkeypatch):
     monkeypatch.setenv("MODERATION_HTTP_PORT", "70000")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ConfigError) as caught:  # pydantic's error, translated at the edge
         load_settings()
-    assert describe_error(caught.value).startswith("http_port (MODERATION_HTTP_PORT): ")
+    assert isinstance(caught.value.__cause__, ValidationError)
+    assert describe_error(caught.value.__cause__).startswith("http_port (MODERATION_HTTP_PORT): ")
+    assert str(caught.value) == f"invalid configuration: {describe_error(caught.value.__cause__)}"
     with pytest.raises(ValidationError) as caught:
         Settings(delivery="twice")
     assert "delivery (MODERATION_DELIVERY)" in describe_error(caught.value)
 
 
 def test_a_missing_config_file_is_reported():
-    with pytest.raises(FileNotFoundError, match="config file not found"):
+    with pytest.raises(ConfigError, match="config file not found"):
         load_settings(Path("/nonexistent/moderation.yaml"))
 
 
@@ -108,7 +111,7 @@ def test_a_secret_can_come_from_a_file_named_by_an_environment_variable(tmp_path
     monkeypatch.setenv("MODERATION_SASL_PASSWORD", "direct-wins")
     assert load_settings().sasl_password.get_secret_value() == "direct-wins"
     monkeypatch.setenv("MODERATION_SASL_PASSWORD_FILE", str(tmp_path / "absent"))
-    with pytest.raises(ValueError, match="MODERATION_SASL_PASSWORD_FILE: cannot read"):
+    with pytest.raises(ConfigError, match="MODERATION_SASL_PASSWORD_FILE: cannot read"):
         load_settings()
 
 

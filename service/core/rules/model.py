@@ -3,10 +3,8 @@
 Everything here is immutable. A ``RuleSet`` only exists complete: ``load_rules`` either returns one whose
 every rule compiled, or raises ``RulesError`` listing every problem it found (never a half-loaded set).
 
-Error tree:
-
-    RulesError (ValueError)   the rules file cannot be used; ``.problems`` holds one ``Problem`` per mistake,
-                              each naming the file, the line and (when known) the rule id
+Errors: ``RulesError`` (service/errors.py draws the tree), the rules file cannot be used; ``.problems`` holds
+one ``Problem`` per mistake, each naming the file, the line and (when known) the rule id.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from service.core.decision import Outcome
+from service.core.errors import RulesError as RulesError  # re-exported: the rules package exports it
 from service.core.reasons import Reason
 
 # The reasons given when no rule matched and the file says ``defaults: {decision: reject}`` / ``review``.
@@ -44,14 +43,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         return f"{where}: rule {self.rule!r}: {self.message}" if self.rule else f"{where}: {self.message}"
-
-
-class RulesError(ValueError):
-    """The rules file cannot be used. ``str()`` lists every problem, one per line."""
-
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from service.core.errors import YamlProblem  # re-exported: the rules loader catches it from here
+
 try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - libyaml missing
@@ -40,13 +42,6 @@ class YMap(dict):
 class YList(list):
     line: int
     lines: list[int]
-
-
-class YamlProblem(Exception):
-    def __init__(self, line: int | None, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
 
 
 def line_of(node: Node) -> int:

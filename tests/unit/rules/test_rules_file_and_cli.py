@@ -93,5 +93,6 @@ def test_diff_lists_changed_decisions_and_counts(tmp_path, capsys):
 
 def test_diff_refuses_a_broken_rules_file(tmp_path, capsys):
     old, bad = write(tmp_path / "old.yaml", FLOOR_20), write(tmp_path / "bad.yaml", BROKEN)
-    assert main(["rules", "diff", str(old), str(bad), str(old)]) == 1
-    assert "rule 'floor'" in capsys.readouterr().err
+    assert main(["rules", "diff", str(old), str(bad), str(old)]) == 2  # a usage error, as in `check`
+    err = capsys.readouterr().err
+    assert "rule 'floor'" in err and err.count("\n") == 1

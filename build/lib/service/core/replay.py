@@ -1,0 +1,106 @@
+"""Replay detection: an exact copy of an already-decided signed event is rejected as ``signature.replay``.
+
+A copy is recognised by its signer and nonce (a producer never reuses a nonce; see docs/signing.md). The window
+is bounded by count (oldest forgotten first) and by age, measured in record time (the records' own timestamps,
+never the wall clock, so reprocessing a backlog does not change what counts as a copy). Record time is chosen by
+the producer unless the input topic uses ``message.timestamp.type=LogAppendTime``; docs/signing.md says why an
+operator who relies on replay detection should set it.
+
+Records are remembered only once their batch is delivered (``ReplayBatch.commit``): a batch that fails and is
+decided again must not find its own records in the window. Windows are kept per input partition, because an
+exact copy has the same key as its original and so lands in the same partition; a partition that moves to
+another instance starts with an empty window there. Nothing survives a restart: the window is memory only.
+Pure: no clock, no I/O. ``service.core.decide.decide_record`` is the one caller of ``ReplayBatch.check``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from service.core import reasons as r
+from service.core.decision import Decision
+from service.core.reasons import Reason
+
+
+@dataclass(frozen=True, slots=True)
+class FirstSeen:
+    at: datetime
+    where: str  # e.g. "offset 41", for the rejection message
+
+
+class ReplayWindow:
+    """The signed events decided recently in one partition: (signer, nonce) -> when and where first seen."""
+
+    def __init__(self, max_entries: int = 100_000, max_age: timedelta = timedelta(hours=24)) -> None:
+        self.max_entries, self.max_age = max_entries, max_age
+        self._seen: OrderedDict[tuple[str, bytes], FirstSeen] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def get(self, key: tuple[str, bytes], at: datetime) -> FirstSeen | None:
+        first = self._seen.get(key)
+        return first if first is not None and at - first.at <= self.max_age else None
+
+    def remember(self, key: tuple[str, bytes], first: FirstSeen) -> None:
+        # Forget by count only. Forgetting by age would let one record with a producer-chosen far-future
+        # timestamp push the horizon past every entry and empty the window; age is judged at lookup instead.
+        self._seen.setdefault(key, first)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+
+
+class ReplayWindows:
+    """One ReplayWindow per partition, with batches that only remember what was delivered."""
+
+    def __init__(self, max_entries: int = 100_000, max_age: timedelta = timedelta(hours=24)) -> None:
+        self.max_entries, self.max_age = max_entries, max_age
+        self._windows: dict[Hashable, ReplayWindow] = {}
+
+    def window(self, partition: Hashable) -> ReplayWindow:
+        found = self._windows.get(partition)
+        if found is None:
+            found = self._windows[partition] = ReplayWindow(self.max_entries, self.max_age)
+        return found
+
+    def forget(self, partitions: Iterable[Hashable]) -> None:
+        for partition in partitions:
+            self._windows.pop(partition, None)
+
+    def batch(self) -> ReplayBatch:
+        return ReplayBatch(self)
+
+
+class ReplayBatch:
+    def __init__(self, windows: ReplayWindows) -> None:
+        self._windows = windows
+        self._pending: dict[Hashable, dict[tuple[str, bytes], FirstSeen]] = {}
+
+    def check(self, decision: Decision, nonce: bytes, partition: Hashable, where: str) -> Decision:
+        """The decision, or a rejection if its signed event (signer, ``nonce`` of its verified ``secured``) was
+        already decided in this partition's window. ``decide_record`` calls it; the nonce comes from the
+        signature step, so ``secured`` is parsed once."""
+        if decision.signer is None:
+            return decision
+        key, at = (decision.signer, nonce), decision.evaluatedAt
+        pending = self._pending.setdefault(partition, {})
+        first = pending.get(key) or self._windows.window(partition).get(key, at)
+        if first is None:
+            pending[key] = FirstSeen(at, where)
+            return decision
+        reason = Reason(
+            r.SIGNATURE_REPLAY,
+            f"an identical signed event (same signer and nonce) was already decided ({first.where})",
+            path="secured",
+        )
+        return replace(decision, decision="rejected", reasons=(reason,), rulesFired=())
+
+    def commit(self, partitions: Iterable[Hashable]) -> None:
+        """Remember the events of these partitions: their decisions were delivered."""
+        for partition in partitions:
+            window = self._windows.window(partition)
+            for key, first in self._pending.pop(partition, {}).items():
+                window.remember(key, first)
