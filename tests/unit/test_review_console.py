@@ -1,5 +1,5 @@
 """The console's parts without a browser or a broker: accounts, the sign-in limiter, links, escaping, metrics,
-and the CLI's usage errors (the browser and the broker: tests/integration/test_review_console.py)."""
+and the CLI's usage errors (the browser and the broker: tests/integration/test_review_console_browser.py)."""
 
 from __future__ import annotations
 
