@@ -25,6 +25,7 @@ from service.settings import Settings
 PATH = Path(__file__).parents[2] / "schemas" / "asyncapi.yaml"
 DECISIONS = list(get_args(Outcome))  # the outcomes a Decision message can carry
 DECISION_HEADER = "moderation-decision"
+REVIEW_HEADER = "moderation-review"
 # Header name -> (JSON Schema of its text, required). Each header's value is UTF-8 text on the wire.
 DEAD_LETTER_HEADERS = {
     ERROR: "`<exception type>: <message>` of the failure (at most 500 characters of message).",
@@ -114,6 +115,9 @@ def document() -> dict[str, Any]:
                                 "A CloudEvent in the binary mode of the Kafka protocol binding.",
                      "headers": _headers({
                          DECISION_HEADER: ({"enum": DECISIONS}, True, "The decision, as in the body."),
+                         REVIEW_HEADER: ({"const": "settled"}, False, "Only on a final decision a reviewer "
+                                         "made (approved or rejected topic, a `review` block in the body): "
+                                         "`settled`."),
                          **_cloudevents_headers(DECISIONS, {"const": "application/json"}, "the decision JSON."),
                      }),
                      "payload": {"$ref": "#/components/schemas/DecisionEvent"}, "bindings": kafka_key()},

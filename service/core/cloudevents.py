@@ -72,7 +72,7 @@ def stamp(outgoing: Sequence[Any], records: Sequence[Any], source: str, decided_
     ``decide_batch`` builds them, looked up otherwise). The header lists are extended in place:
     ``decide_batch`` builds a fresh one per record.
     """
-    time = decided_at.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()
+    time = _rfc3339(decided_at)
     ce_source = source.encode()
     index: dict[tuple[str, int, int], Any] | None = None
     for position, out in enumerate(outgoing):
@@ -92,23 +92,47 @@ def stamp(outgoing: Sequence[Any], records: Sequence[Any], source: str, decided_
             subject = _key_text(out.key)
         else:
             content_type = JSON
-            article = decision.article
-            url = article.get("webUrl") if article is not None else None
-            subject = url.encode() if isinstance(url, str) and url else _key_text(out.key)
-        headers += (
-            ("ce_specversion", SPECVERSION),
-            ("ce_id", f"{src.topic}/{src.partition}/{src.offset}/{outcome}".encode()),
-            ("ce_source", ce_source),
-            ("ce_type", _TYPES.get(outcome) or f"{TYPE_PREFIX}.{outcome}.v1".encode()),
-            ("ce_time", time),
-        )
-        if subject is not None:
-            headers.append(("ce_subject", subject))
-        if decision is not None:
-            headers.append(("ce_dataschema", _DATASCHEMA))
-        headers.append((CONTENT_TYPE, content_type or OCTET_STREAM))
+            subject = subject_of(decision.article, out.key)
+        headers += _attributes(src.topic, src.partition, src.offset, outcome, subject, time, ce_source,
+                               content_type or OCTET_STREAM, decision is not None)
         headers += trace_headers(inputs, src.topic, src.partition, src.offset)
     return list(outgoing)
+
+
+def decision_headers(topic: str, partition: int, offset: int, outcome: str, subject: bytes | None,
+                     decided_at: datetime, source: str) -> list[tuple[str, bytes]]:
+    """The CloudEvents headers of one decision on the input record at ``topic:partition:offset``, for records
+    written outside a batch (the review settler's final decisions). The same attributes as ``stamp`` gives a
+    decision: ``ce_id`` ``<topic>/<partition>/<offset>/<outcome>``, so a final decision's id differs from its
+    held decision's (outcome ``review``) and is the same each time that one decision is written."""
+    return _attributes(topic, partition, offset, outcome, subject, _rfc3339(decided_at), source.encode(), JSON, True)
+
+
+def subject_of(article: Any, key: bytes | None) -> bytes | None:
+    """``ce_subject`` of a decision: the article's ``webUrl``, else the record key when it is UTF-8 text."""
+    url = article.get("webUrl") if isinstance(article, dict) else None
+    return url.encode() if isinstance(url, str) and url else _key_text(key)
+
+
+def _attributes(topic: str, partition: int, offset: int, outcome: str, subject: bytes | None, time: bytes,
+                ce_source: bytes, content_type: bytes, dataschema: bool) -> list[tuple[str, bytes]]:
+    headers = [
+        ("ce_specversion", SPECVERSION),
+        ("ce_id", f"{topic}/{partition}/{offset}/{outcome}".encode()),
+        ("ce_source", ce_source),
+        ("ce_type", _TYPES.get(outcome) or f"{TYPE_PREFIX}.{outcome}.v1".encode()),
+        ("ce_time", time),
+    ]
+    if subject is not None:
+        headers.append(("ce_subject", subject))
+    if dataschema:
+        headers.append(("ce_dataschema", _DATASCHEMA))
+    headers.append((CONTENT_TYPE, content_type))
+    return headers
+
+
+def _rfc3339(moment: datetime) -> bytes:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()
 
 
 def trace_headers(headers: Iterable[tuple[str, bytes | None]] | None, topic: str, partition: int,

@@ -27,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
+from service.core.cloudevents import decision_headers, subject_of, trace_headers
 from service.core.envelope import encode
 from service.core.keys import REVIEW_ACTIONS
 from service.core.review_action import (
@@ -41,11 +42,12 @@ from service.core.review_action import (
 )
 from service.review.changelog import PartitionState, rebuild
 from service.review.transaction import Outgoing, SettleDelivery, hashed_partition, review_settings
-from service.review.view import ReviewView, consumer_options
+from service.review.view import HeldItem, ReviewView, consumer_options
 from service.settings import Settings
 
 CLAIM_TIMEOUT_S, REBUILD_TIMEOUT_S, SETTLE_TIMEOUT_S = 20.0, 30.0, 25.0
 BACKOFF_S = 1.0
+DECISION_HEADER, REVIEW_HEADER, REVIEW_SETTLED = "moderation-decision", "moderation-review", b"settled"
 TOPIC_POLL_S = 5.0  # how often a missing actions topic is looked for
 
 
@@ -169,8 +171,7 @@ class Settler:
                 final = final_decision(held.event, verdict.action, now)
                 topic = self.settings.approved_topic if verdict.action["action"] == "approved" \
                     else self.settings.rejected_topic
-                headers = [("moderation-decision", final["decision"].encode()), ("moderation-review", b"settled")]
-                outgoing.append((topic, None, held.key, encode(final), headers))
+                outgoing.append((topic, None, held.key, encode(final), self._headers(held, final, record, now)))
                 outgoing.append((self.settings.review_resolutions_topic, tp.partition, held.id.encode(),
                                  orjson.dumps(settled), []))
                 scratch.resolved[held.id] = settled
@@ -196,6 +197,15 @@ class Settler:
         self.states[tp] = scratch
         for verdict, where, settled in lines:
             self._log(verdict, where, settled)
+
+    def _headers(self, held: HeldItem, final: dict[str, Any], action: Any, now: datetime) -> list[tuple[str, bytes]]:
+        """A final decision's headers: as the loop's decisions (a CloudEvent, service/core/cloudevents.py) plus
+        ``moderation-review: settled``; the held record's trace continues with a span of this settling step."""
+        source = final["source"]
+        return [(DECISION_HEADER, final["decision"].encode()), (REVIEW_HEADER, REVIEW_SETTLED),
+                *decision_headers(source["topic"], source["partition"], source["offset"], final["decision"],
+                                  subject_of(final.get("article"), held.key), now, self.settings.cloudevents_source),
+                *trace_headers(held.trace, action.topic, action.partition, action.offset)]
 
     async def _judge(self, record: Any, tp: TopicPartition, count: int, keys: dict[str, Any],
                      state: PartitionState) -> Verdict:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from service.core.cloudevents import TRACEPARENT, TRACESTATE
 from service.core.review_action import held_id
 from service.settings import Settings
 
@@ -28,6 +29,8 @@ class HeldItem:
     id: str  # "<input topic>:<partition>:<offset>", the held decision's source
     key: bytes | None  # the input record's key: the final decision is published with it
     event: dict[str, Any]  # the held decision event, as published on the review topic
+    # The held record's trace context headers (traceparent, tracestate), carried on to the final decision.
+    trace: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def held_at(self) -> str:
@@ -156,7 +159,10 @@ class ReviewView:
         try:
             event = orjson.loads(record.value)
             source = event["source"]
-            item = HeldItem(held_id(source["topic"], source["partition"], source["offset"]), record.key, event)
+            trace = tuple((name, value) for name, value in record.headers or ()
+                          if name in (TRACEPARENT, TRACESTATE) and value)
+            item = HeldItem(held_id(source["topic"], source["partition"], source["offset"]), record.key, event,
+                            trace)
         except (orjson.JSONDecodeError, TypeError, KeyError):
             return  # not a decision event: nothing a reviewer could settle
         self.held[item.id] = item

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from datetime import datetime
 
 import orjson
 import pytest
+from contract import check, cloudevent
 from crashlib import ServiceProcess
 from harness import create_topics
 from reviewlib import (
@@ -28,6 +30,8 @@ from reviewlib import (
     source_id,
 )
 
+from service.core.cloudevents import TYPES
+from service.core.envelope import DECISION_SCHEMA_ID
 from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
 from service.core.review_action import sign_action
 
@@ -90,12 +94,33 @@ def test_held_article_is_settled_once_by_the_cli_and_races_forgeries_and_replays
         assert by_source[second]["decision"] == "rejected" and by_source[second]["review"]["reviewer"] == "carol"
         assert by_source[second]["reasons"][0]["code"] == "review.misleading"
         assert by_source[third]["review"]["reviewer"] == winner
+        _check_cloudevents(settings, by_source)
         refusals = _refusals(settings)
         for code in ("review.unsigned", "review.bad_signature", "review.replay"):
             assert code in refusals, refusals
         assert "review_action" in service.log_text()
     finally:
         service.kill()
+
+
+def _check_cloudevents(settings, by_source: dict[str, dict]) -> None:
+    """Each final decision, read with the CloudEvents SDK's Kafka binding, carries every attribute (issue 13)."""
+    records = asyncio.run(read_all(settings, [settings.approved_topic, settings.rejected_topic], timeout=10))
+    finals_seen = [r for r in records if dict(r.headers).get("moderation-review") == b"settled"]
+    assert len(finals_seen) == len(by_source)
+    for record in finals_seen:
+        check(record)  # the AsyncAPI headers, the decision schema, a valid CloudEvent
+        event, body = cloudevent(record), orjson.loads(record.value)
+        source = body["source"]
+        assert event.get_specversion() == "1.0"
+        assert event.get_id() == f"{source['topic']}/{source['partition']}/{source['offset']}/{body['decision']}"
+        assert event.get_source() == settings.cloudevents_source
+        assert event.get_type() == TYPES[body["decision"]]
+        assert event.get_time() == datetime.fromisoformat(body["decidedAt"].replace("Z", "+00:00"))
+        assert event.get_subject() == body["article"]["webUrl"]
+        assert event.get_dataschema() == DECISION_SCHEMA_ID
+        assert event.get_datacontenttype() == "application/json"
+        assert event.get_data() == by_source[source_id(body)]
 
 
 def _winning_action(settings, event_id: str) -> dict:
