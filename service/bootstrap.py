@@ -11,7 +11,10 @@ the traceback as a field.
 
 ``Service`` is the same wiring without the process concerns (signals, exit codes), so tests run it in their
 own event loop: it builds every component once and runs the Kafka loop (service/app.py) beside two watcher
-tasks, the policy's (swaps the keyring and rules) and health's (ticks, probes the broker through the consumer).
+tasks, the policy's (swaps the keyring and rules) and health's (ticks, probes the broker through the consumer),
+and, unless ``review_settle`` is off, the review settler task (service/review/settler.py: the single writer of
+reviewers' final decisions). The settler stops with the loop, within the shutdown budget; a settler that
+crashes stops the service, which exits 1 (``review_settler_crashed``, then ``service_crashed``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ from service.ops.tracing import make_tracing
 from service.review.settler import Settler
 from service.settings import Settings, load_settings, secret_fields, unknown_variables
 from service.version import VERSION
+
+
+class SettlerCrashed(RuntimeError):
+    """The review settler ended with an exception: ``moderation run`` exits 1 (``service_crashed``)."""
 
 
 class Service:
@@ -107,13 +114,16 @@ class Service:
         if self.server is not None:
             self.server.start()
             self.log.info("http_listening", url=self.server.url, paths=["/metrics", "/healthz", "/readyz"])
-        settler = asyncio.create_task(self.settler.run(stop), name="review-settler") if self.settler else None
+        settler = None
+        if self.settler is not None:
+            settler = asyncio.create_task(self.settler.run(stop), name="review-settler")
+            settler.add_done_callback(lambda task: self._settler_ended(task, stop))
         try:
             await self.moderator.run(stop)
         finally:
             if settler is not None:
                 stop.set()  # the settler stops with the loop, whatever stopped the loop
-                await asyncio.gather(settler, return_exceptions=True)
+                await self._await_settler(settler)
             self.tracing.close()
             for watcher in watchers:
                 watcher.cancel()
@@ -122,6 +132,32 @@ class Service:
                 pool.shutdown(wait=False, cancel_futures=True)
             if self.server is not None:
                 self.server.stop()
+        crash = settler.exception() if settler is not None and settler.done() and not settler.cancelled() else None
+        if crash is not None:
+            raise SettlerCrashed(f"the review settler crashed: {type(crash).__name__}: {crash}") from crash
+
+    def _settler_ended(self, task: asyncio.Task[None], stop: asyncio.Event) -> None:
+        """A settler that ends with an exception (a bug) stops the whole service, which then exits 1.
+
+        Why stop rather than keep the loop running with /healthz failing: held events would silently stop being
+        settled while articles keep flowing, and a liveness probe is not guaranteed to be configured (docker
+        compose, a plain systemd unit). Exiting 1 (``service_crashed``, the traceback in the line) is what every
+        orchestrator acts on: it restarts the process, whose settler claims its partitions again and rebuilds
+        from the changelog; nothing is lost, as actions are committed only with their outcome.
+        """
+        if task.cancelled() or task.exception() is None:
+            return
+        self.log.error("review_settler_crashed", error=repr(task.exception()), note="stopping the service")
+        stop.set()
+
+    async def _await_settler(self, settler: asyncio.Task[None]) -> None:
+        """The settler's own shutdown, bounded by what is left of the shutdown budget (``shutdown_timeout_s``)."""
+        assert self.moderator is not None
+        done, _ = await asyncio.wait({settler}, timeout=self.moderator.deadline.remaining(1.0))
+        if not done:
+            self.log.warning("shutdown_step_failed", step="review-settler", error="TimeoutError()")
+            settler.cancel()
+            await asyncio.gather(settler, return_exceptions=True)
 
 
 def run_service(config_file: Path | None = None) -> int:

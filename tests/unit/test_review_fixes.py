@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
+import pytest
 import structlog
 from contract import cloudevent
+from structlog.testing import capture_logs
 
 from service.core import cloudevents as ce
 from service.core.envelope import DECISION_SCHEMA_ID
+from service.kafka.settle import Deadline
 from service.review.settler import Settler
 from service.review.view import HeldItem
 from service.settings import Settings
 
+ROOT = Path(__file__).parents[2]
 Record = namedtuple("Record", "topic partition offset timestamp key value headers")
 NOW = datetime(2026, 12, 2, 8, 0, 0, tzinfo=UTC)
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -59,3 +65,68 @@ def test_a_final_decision_is_a_cloudevent_carrying_the_held_records_trace():
     assert (version, trace, flags) == ("00", TRACE_ID, "01") and span != "00f067aa0ba902b7"
     assert values["tracestate"] == b"k=v"
     assert "traceparent" not in dict(settler()._headers(held(), final, action, NOW))
+
+
+class _Moderator:
+    """The loop's stand-in: runs until stopped; the shutdown budget is ``budget_s``."""
+
+    def __init__(self, budget_s: float = 30.0) -> None:
+        self.deadline, self.consumer = Deadline(budget_s), None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+
+def _service(tmp_path, settler_run, budget_s: float = 30.0):
+    from service.bootstrap import Service
+
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    settings = Settings(keys_dir=keys, rules_path=ROOT / "config" / "rules.yaml", http_port=0)
+    service = Service(settings, structlog.get_logger("test"))
+    assert service.settler is not None
+    service.settler.run = settler_run  # type: ignore[method-assign]
+    service._moderator = lambda: (_Moderator(budget_s), None)  # type: ignore[method-assign]
+
+    async def idle(consumer) -> None:
+        await asyncio.Event().wait()
+
+    service.health.watch = idle  # type: ignore[method-assign]
+    return service
+
+
+def test_a_crashed_settler_stops_the_service_which_then_raises_for_exit_1(tmp_path):
+    from service.bootstrap import SettlerCrashed
+
+    async def crash(stop: asyncio.Event) -> None:
+        raise RuntimeError("a bug in the settler")
+
+    service = _service(tmp_path, crash)
+    with capture_logs() as logs, pytest.raises(SettlerCrashed, match="a bug in the settler"):
+        # wait_for only turns the old behaviour (the service ran on without its settler) into a failure
+        asyncio.run(asyncio.wait_for(service.run(asyncio.Event()), 60))
+    assert [e for e in logs if e["event"] == "review_settler_crashed"]
+
+
+def test_a_settler_that_does_not_stop_is_given_up_within_the_shutdown_budget(tmp_path):
+    cancelled = []
+
+    async def stubborn(stop: asyncio.Event) -> None:
+        try:
+            await asyncio.Event().wait()  # never heeds stop
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    service = _service(tmp_path, stubborn, budget_s=0.2)
+
+    async def stop_soon() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_soon(stop.set)
+        await asyncio.wait_for(service.run(stop), 60)
+
+    with capture_logs() as logs:
+        asyncio.run(stop_soon())
+    assert cancelled == [True]
+    assert {"event": "shutdown_step_failed", "step": "review-settler"}.items() <= \
+        next(e for e in logs if e["event"] == "shutdown_step_failed").items()
