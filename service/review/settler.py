@@ -40,6 +40,8 @@ from service.core.review_action import (
     read_action,
     resolution,
 )
+from service.kafka.ownership import names
+from service.kafka.settle import unless_stopped
 from service.review.changelog import PartitionState, rebuild
 from service.review.transaction import Outgoing, SettleDelivery, hashed_partition, review_settings
 from service.review.view import HeldItem, ReviewView, consumer_options
@@ -65,12 +67,14 @@ class Settler:
         self.lock = asyncio.Lock()
         self.view = ReviewView(settings)  # held events (and, for the metrics, every resolution)
         self._retry_at = 0.0
+        self.stop = asyncio.Event()  # run()'s: every broker wait below is raced with it (shutdown stays bounded)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.rsettings
         self.consumer = AIOKafkaConsumer(group_id=s.group_id, client_id=f"{s.client_id}-consumer",
                                          max_poll_records=100, **consumer_options(s))
         self.delivery = SettleDelivery(s, self.consumer)
+        self.stop = stop
         try:
             if not await self._start(stop):
                 return
@@ -94,12 +98,12 @@ class Settler:
         topic, said = self.settings.review_actions_topic, False
         while not stop.is_set():
             try:
-                if self.view.started or await _unless_stopped(self.view.start(), stop):
+                if self.view.started or await unless_stopped(self.view.start(), stop):
                     if await self.view.partitions(topic):
                         with contextlib.suppress(Exception):  # assigns the review topics, if they came late
                             await self.view.catch_up()
                         self.consumer.subscribe([topic], listener=_Listener(self))
-                        await _unless_stopped(self.consumer.start(), stop)
+                        await unless_stopped(self.consumer.start(), stop)
                         return not stop.is_set()
                     if not said:
                         self.log.warning("review_topics_missing", topic=topic,
@@ -117,7 +121,7 @@ class Settler:
             if self.unclaimed and time.monotonic() >= self._retry_at:
                 async with self.lock:
                     await self._claim(CLAIM_TIMEOUT_S)
-            batches = await _unless_stopped(self.consumer.getmany(timeout_ms=300), stop)
+            batches = await unless_stopped(self.consumer.getmany(timeout_ms=300), stop)
             with contextlib.suppress(Exception):  # the metrics' view; the judge reads it fresh when needed
                 await self.view.poll()
             if not batches:
@@ -133,13 +137,20 @@ class Settler:
         if not partitions:
             return
         try:
-            resume = await asyncio.wait_for(self.delivery.claim(partitions), timeout)
+            resume = await unless_stopped(asyncio.wait_for(self.delivery.claim(partitions), timeout), self.stop)
             # Only now: every earlier owner is fenced and its transaction completed, so the changelog is final.
             for tp in partitions:
-                self.states[tp] = await asyncio.wait_for(rebuild(self.settings, tp.partition), REBUILD_TIMEOUT_S)
+                if self.stop.is_set():
+                    return
+                state = await unless_stopped(asyncio.wait_for(rebuild(self.settings, tp.partition),
+                                                              REBUILD_TIMEOUT_S), self.stop)
+                if state is not None:
+                    self.states[tp] = state
+            if self.stop.is_set():
+                return  # stopping: left unclaimed (the next owner claims it)
         except Exception as exc:
             self._retry_at = time.monotonic() + BACKOFF_S
-            self.log.warning("review_claim_failed", error=repr(exc), partitions=_names(partitions))
+            self.log.warning("review_claim_failed", error=repr(exc), partitions=names(partitions))
             return
         for tp in partitions:
             if tp in resume:
@@ -148,7 +159,7 @@ class Settler:
                 await self.consumer.seek_to_beginning(tp)
         self.consumer.resume(*partitions)
         self.unclaimed -= partitions
-        self.log.info("review_partitions_claimed", partitions=_names(partitions),
+        self.log.info("review_partitions_claimed", partitions=names(partitions),
                       resolved={tp.partition: len(self.states[tp].resolved) for tp in partitions})
 
     async def _settle(self, tp: TopicPartition, records: list[Any]) -> None:
@@ -184,7 +195,10 @@ class Settler:
                              outcome_key(verdict, where).encode(), orjson.dumps(record_out), []))
             lines.append((verdict, where, settled))
         try:
-            await asyncio.wait_for(self.delivery.commit(tp, records[-1].offset + 1, outgoing), SETTLE_TIMEOUT_S)
+            # Raced with stop: a commit cancelled midway aborts (SettleDelivery.commit), and the next owner's claim
+            # completes whatever the broker holds of it; the state below is only updated after a commit.
+            if not await unless_stopped(self._commit(tp, records[-1].offset + 1, outgoing), self.stop):
+                return
         except Exception as exc:
             # Nothing of it is visible. The partition is claimed again: a new producer (whose init aborts what
             # is left), the state rebuilt from the changelog, and the actions judged again from the committed offset.
@@ -197,6 +211,10 @@ class Settler:
         self.states[tp] = scratch
         for verdict, where, settled in lines:
             self._log(verdict, where, settled)
+
+    async def _commit(self, tp: TopicPartition, next_offset: int, outgoing: list[Outgoing]) -> bool:
+        await asyncio.wait_for(self.delivery.commit(tp, next_offset, outgoing), SETTLE_TIMEOUT_S)
+        return True
 
     def _headers(self, held: HeldItem, final: dict[str, Any], action: Any, now: datetime) -> list[tuple[str, bytes]]:
         """A final decision's headers: as the loop's decisions (a CloudEvent, service/core/cloudevents.py) plus
@@ -251,7 +269,7 @@ class _Listener(ConsumerRebalanceListener):
             self.s.unclaimed -= set(revoked)
             for tp in revoked:
                 self.s.states.pop(tp, None)
-        self.s.log.info("review_partitions_revoked", partitions=_names(revoked))
+        self.s.log.info("review_partitions_revoked", partitions=names(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         s, assigned = self.s, set(assigned)
@@ -262,27 +280,12 @@ class _Listener(ConsumerRebalanceListener):
             with contextlib.suppress(Exception):
                 await s.delivery.retain(assigned)
         s._retry_at = 0.0  # claimed by the loop (a rebuild may take longer than a listener should)
-        s.log.info("review_partitions_assigned", partitions=_names(assigned))
+        s.log.info("review_partitions_assigned", partitions=names(assigned))
 
 
 def _event_id(value: bytes | None) -> str | None:
     doc = read_action(value)
     return doc.get("id") if isinstance(doc, dict) else None
-
-
-def _names(partitions: Any) -> list[str]:
-    return sorted(f"{tp.topic}:{tp.partition}" for tp in partitions)
-
-
-async def _unless_stopped(fetch: Any, stop: asyncio.Event) -> Any:
-    task, stopper = asyncio.ensure_future(fetch), asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-        if not task.done():
-            task.cancel()
-    return task.result() if task.done() and not task.cancelled() else None
 
 
 async def _quietly(step: Any) -> None:

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 from service.core import cloudevents as ce
 from service.core.envelope import DECISION_SCHEMA_ID
 from service.kafka.settle import Deadline
+from service.review.changelog import PartitionState
 from service.review.settler import Settler
 from service.review.view import HeldItem
 from service.settings import Settings
@@ -130,3 +131,54 @@ def test_a_settler_that_does_not_stop_is_given_up_within_the_shutdown_budget(tmp
     assert cancelled == [True]
     assert {"event": "shutdown_step_failed", "step": "review-settler"}.items() <= \
         next(e for e in logs if e["event"] == "shutdown_step_failed").items()
+
+
+class _Hanging:
+    """A broker that never answers: claim and commit wait forever."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[str] = []
+
+    async def _forever(self, what: str) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(what)
+            raise
+
+    async def claim(self, partitions):
+        await self._forever("claim")
+
+    async def commit(self, tp, next_offset, outgoing):
+        await self._forever("commit")
+
+
+class _Consumer:
+    def partitions_for_topic(self, topic):
+        return {0}
+
+    def pause(self, *partitions) -> None:
+        pass
+
+
+def test_a_claim_or_a_commit_waiting_for_the_broker_ends_when_the_settler_is_stopped():
+    from aiokafka import TopicPartition
+
+    tp = TopicPartition("articles.review.actions", 0)
+    subject = settler()
+    subject.delivery, subject.consumer = _Hanging(), _Consumer()  # type: ignore[assignment]
+    subject.assigned, subject.unclaimed = {tp}, {tp}
+    subject.states[tp] = PartitionState()
+    bad = Record(tp.topic, 0, 5, 0, b"x", b"not an action", ())
+
+    async def stop_while(step) -> None:
+        subject.stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, subject.stop.set)
+        await asyncio.wait_for(step, 60)  # only a guard: the old waits were 20 s (claim) and 25 s (commit)
+
+    with capture_logs() as logs:
+        asyncio.run(stop_while(subject._claim(3600)))
+        asyncio.run(stop_while(subject._settle(tp, [bad])))
+    assert subject.delivery.cancelled == ["claim", "commit"]
+    assert tp in subject.unclaimed and subject.states[tp] == PartitionState()  # nothing claimed or applied
+    assert not [e for e in logs if e["event"] in ("review_claim_failed", "review_settle_failed", "review_action")]
