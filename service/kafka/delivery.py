@@ -245,11 +245,11 @@ class ExactlyOnce:
             # Never reuse it: claim() opens a new one, whose init_transactions aborts this transaction if the
             # abort below cannot reach the broker, and the partition is decided again from the committed offset.
             self._producers.pop(tp, None)
-            await _abort_and_close(producer)
+            await abort_and_close(producer)
             raise
 
 
-async def _abort_and_close(producer: AIOKafkaProducer) -> None:
+async def abort_and_close(producer: AIOKafkaProducer) -> None:
     # An open transaction holds back read_committed readers of every output partition it touched: abort it now
     # when the broker answers, rather than waiting for the next owner or the transaction timeout.
     if transaction_open(producer):

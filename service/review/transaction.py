@@ -14,7 +14,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
-from service.kafka.delivery import ExactlyOnce, _abort_and_close
+from service.kafka.delivery import ExactlyOnce, abort_and_close
 from service.settings import Settings
 
 # (topic, partition or None for the key's, key, value, headers)
@@ -48,5 +48,5 @@ class SettleDelivery(ExactlyOnce):
         except BaseException:
             # Never reused: the next claim opens a new producer, whose init aborts what this one left.
             self._producers.pop(tp, None)
-            await _abort_and_close(producer)
+            await abort_and_close(producer)
             raise
