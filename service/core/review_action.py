@@ -11,7 +11,8 @@ Rules of this module:
 * ``judge()`` decides what to do with one action from plain values (the keys, the held event, what this
   partition already settled and which action ids it has seen): apply it, or refuse it with a stable code.
   Refusal codes: ``review.malformed``, ``review.unsigned``, ``review.bad_signature``, ``review.misrouted``,
-  ``review.replay``, ``review.unknown_event``, ``review.already_settled``.
+  ``review.replay``, ``review.unknown_event``, ``review.already_settled``, and ``review.too_large`` (``too_large``:
+  the settler's final decision would exceed what the broker accepts).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _FIELDS = {"schemaVersion", "actionId", "id", "action", "reviewer", "note", "rea
 
 MALFORMED, UNSIGNED, BAD_SIGNATURE = "review.malformed", "review.unsigned", "review.bad_signature"
 MISROUTED, REPLAY, UNKNOWN_EVENT = "review.misrouted", "review.replay", "review.unknown_event"
-ALREADY_SETTLED = "review.already_settled"
+ALREADY_SETTLED, TOO_LARGE = "review.already_settled", "review.too_large"
 
 
 def held_id(topic: str, partition: int, offset: int) -> str:
@@ -191,6 +192,16 @@ def judge(value: bytes | None, record_key: bytes | None, expected_partition_ok: 
         who, when = settled.get("reviewer"), settled.get("settledAt")
         return Verdict(False, ALREADY_SETTLED, f"already settled by {who} at {when}", doc, True)
     return Verdict(True, None, f"{doc['action']} by {doc['reviewer']}", doc, True)
+
+
+def too_large(verdict: Verdict, size: int, limit: int) -> Verdict:
+    """``verdict`` (one to apply) refused instead: its final decision would be ``size`` bytes, over ``limit``.
+
+    Sending it anyway would make the broker refuse the transaction, and the actions partition would retry it for
+    ever. Refused, the event stays pending: an action with a shorter note may fit (the final decision is the
+    held one, which fitted, plus the review block)."""
+    return Verdict(False, TOO_LARGE, f"the final decision would be {size} bytes, over the {limit} the broker "
+                                     "accepts; a shorter note may fit", verdict.action, verdict.signed)
 
 
 def final_decision(held_event: Mapping[str, Any], action: Mapping[str, Any], decided_at: datetime) -> dict[str, Any]:

@@ -27,10 +27,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
+from service.core.batch import MAX_DECISION_BYTES
 from service.core.cloudevents import decision_headers, subject_of, trace_headers
 from service.core.envelope import encode
 from service.core.keys import REVIEW_ACTIONS
 from service.core.review_action import (
+    TOO_LARGE,
     UNKNOWN_EVENT,
     Verdict,
     final_decision,
@@ -39,6 +41,7 @@ from service.core.review_action import (
     outcome_key,
     read_action,
     resolution,
+    too_large,
 )
 from service.kafka.ownership import names
 from service.kafka.settle import unless_stopped
@@ -178,11 +181,17 @@ class Settler:
             if verdict.applied:
                 assert verdict.action is not None
                 held = self.view.held[verdict.action["id"]]
-                settled = resolution(verdict.action, held.event, now)
                 final = final_decision(held.event, verdict.action, now)
+                value, headers = encode(final), self._headers(held, final, record, now)
+                size = len(value) + sum(len(name) + len(data) for name, data in headers)
+                if size > MAX_DECISION_BYTES:  # the broker would refuse it, and the partition retry for ever
+                    verdict = too_large(verdict, size, MAX_DECISION_BYTES)
+            if verdict.applied:
+                assert verdict.action is not None
+                settled = resolution(verdict.action, held.event, now)
                 topic = self.settings.approved_topic if verdict.action["action"] == "approved" \
                     else self.settings.rejected_topic
-                outgoing.append((topic, None, held.key, encode(final), self._headers(held, final, record, now)))
+                outgoing.append((topic, None, held.key, value, headers))
                 outgoing.append((self.settings.review_resolutions_topic, tp.partition, held.id.encode(),
                                  orjson.dumps(settled), []))
                 scratch.resolved[held.id] = settled
@@ -254,8 +263,8 @@ class Settler:
                   "message": verdict.message}
         if settled is not None and not verdict.applied:
             fields["settled_by"], fields["settled_at"] = settled.get("reviewer"), settled.get("settledAt")
-        serious = verdict.refusal is not None and not verdict.signed
-        (self.log.warning if serious or verdict.refusal == UNKNOWN_EVENT else self.log.info)("review_action", **fields)
+        serious = (verdict.refusal is not None and not verdict.signed) or verdict.refusal in (UNKNOWN_EVENT, TOO_LARGE)
+        (self.log.warning if serious else self.log.info)("review_action", **fields)
         self.on_action(verdict.applied, verdict.refusal)
 
 

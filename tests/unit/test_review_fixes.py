@@ -182,3 +182,55 @@ def test_a_claim_or_a_commit_waiting_for_the_broker_ends_when_the_settler_is_sto
     assert subject.delivery.cancelled == ["claim", "commit"]
     assert tp in subject.unclaimed and subject.states[tp] == PartitionState()  # nothing claimed or applied
     assert not [e for e in logs if e["event"] in ("review_claim_failed", "review_settle_failed", "review_action")]
+
+
+class _Recording:
+    """A delivery whose commits succeed and are kept."""
+
+    def __init__(self) -> None:
+        self.commits: list[list] = []
+
+    async def commit(self, tp, next_offset, outgoing) -> None:
+        self.commits.append(outgoing)
+
+
+def _signed_action(key, event_id: str, note: str = "") -> bytes:
+    import os
+
+    from service.core.review_action import encode_action, new_action, sign_action
+
+    doc = new_action(event_id, "approved", "alice", note, None, NOW, key.key_id, os.urandom(16).hex())
+    return encode_action(sign_action(doc, key, os.urandom(16)))
+
+
+def test_an_action_whose_final_decision_would_be_too_large_is_refused_not_sent():
+    import os
+
+    from aiokafka import TopicPartition
+
+    from service.core.batch import MAX_DECISION_BYTES
+    from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
+
+    key = SigningKey("reviewers", ED25519, frozenset(), material=os.urandom(32), purpose=REVIEW_ACTIONS)
+    tp = TopicPartition("articles.review.actions", 0)
+    subject = Settler(Settings(), lambda: [key.verification_key()], structlog.get_logger("test"))
+    subject.delivery, subject.consumer = _Recording(), _Consumer()  # type: ignore[assignment]
+    subject.states[tp] = PartitionState()
+    item = held()
+    # a held decision that fitted, and a note (2,000 characters, each 6 bytes once escaped) that tips it over
+    item.event["article"]["excerpt"] = "x" * (MAX_DECISION_BYTES - 8_000)
+    subject.view.held[item.id] = item
+    note = "\u0001" * 2_000
+    records = [Record(tp.topic, 0, 0, 0, item.id.encode(), _signed_action(key, item.id, note), ()),
+               Record(tp.topic, 0, 1, 0, item.id.encode(), _signed_action(key, item.id, "short"), ())]
+    with capture_logs() as logs:
+        asyncio.run(subject._settle(tp, records))
+    [outgoing] = subject.delivery.commits
+    sizes = [len(value) + sum(len(n) + len(v) for n, v in headers) for _, _, _, value, headers in outgoing]
+    assert max(sizes) <= MAX_DECISION_BYTES
+    lines = [e for e in logs if e["event"] == "review_action"]
+    assert [(e["status"], e["refusal"]) for e in lines] == [("refused", "review.too_large"), ("applied", None)]
+    assert lines[0]["log_level"] == "warning"
+    outcomes = [orjson.loads(value) for topic, _, key_, value, _ in outgoing if key_.startswith(b"action:")]
+    assert [o["refusal"] for o in outcomes] == ["review.too_large", None]
+    assert item.id in subject.states[tp].resolved  # the shorter note settled it
