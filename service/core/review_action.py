@@ -34,7 +34,7 @@ SCHEMA_VERSION = 1
 ACTION_PREFIX = b"article-moderation/review-action/v1\x00"
 ACTIONS = ("approved", "rejected")
 MAX_ACTION_BYTES = 16_384
-MAX_NOTE, MAX_REVIEWER = 2_000, 100
+MAX_NOTE, MAX_REVIEWER, MAX_REASON = 2_000, 100, 100
 REASON_CODE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")  # as rule reason codes (rules/compile.py)
 _ACTION_ID = re.compile(r"[0-9a-f]{32}")
 _FIELDS = {"schemaVersion", "actionId", "id", "action", "reviewer", "note", "reason", "actionAt", "keyId", SECURED}
@@ -132,8 +132,8 @@ def _shape_problem(doc: Mapping[str, Any]) -> str:
         return f"note must be text of at most {MAX_NOTE} characters"
     reason = doc.get("reason")
     if doc.get("action") == "rejected":
-        if not isinstance(reason, str) or not REASON_CODE.fullmatch(reason) or len(reason) > 100:
-            return "a rejection needs a reason code like quality.too_low"
+        if not isinstance(reason, str) or not REASON_CODE.fullmatch(reason) or len(reason) > MAX_REASON:
+            return f"a rejection needs a reason code like quality.too_low (at most {MAX_REASON} characters)"
     elif reason is not None:
         return "only a rejection has a reason code"
     try:

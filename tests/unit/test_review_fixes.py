@@ -234,3 +234,105 @@ def test_an_action_whose_final_decision_would_be_too_large_is_refused_not_sent()
     outcomes = [orjson.loads(value) for topic, _, key_, value, _ in outgoing if key_.startswith(b"action:")]
     assert [o["refusal"] for o in outcomes] == ["review.too_large", None]
     assert item.id in subject.states[tp].resolved  # the shorter note settled it
+
+
+# -- the console -------------------------------------------------------------------------------------------------
+def _request(path: str, form: dict[str, str] | None = None, session: dict | None = None,
+             client: str = "192.0.2.7", params: dict | None = None):
+    from urllib.parse import urlencode
+
+    from starlette.requests import Request
+
+    body = urlencode(form or {}).encode()
+    scope = {"type": "http", "method": "POST" if form is not None else "GET", "path": path, "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded")], "client": (client, 40000),
+             "session": {} if session is None else session, "path_params": params or {}}
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+class _View:
+    def __init__(self, items=()) -> None:
+        self.held = {i.id: i for i in items}
+        self.resolved: dict = {}
+        self.version = 0
+
+    def pending(self):
+        return list(self.held.values())
+
+    def recent(self):
+        return []
+
+    async def poll(self) -> bool:
+        return False
+
+
+def _console(tmp_path, view=None, submit=None):
+    from service.review.console.accounts import add_reviewer
+    from service.review.console.web import Console
+
+    accounts = tmp_path / "accounts.json"
+    add_reviewer(accounts, "alice", "correct horse battery")
+    add_reviewer(accounts, "bob", "another long password")
+
+    async def no_submit(*args):
+        raise AssertionError("nothing may be sent")
+
+    return Console(view or _View(), submit or no_submit, accounts, secret="s" * 32, secure=False,
+                   log=structlog.get_logger("test")), accounts
+
+
+def test_parallel_sign_in_attempts_cannot_get_past_the_limit(tmp_path):
+    from service.review.console import web
+
+    console, _ = _console(tmp_path)
+
+    async def attempts(count: int, password: str) -> list[int]:
+        def one():
+            return console.login(_request("/login", {"csrf": "t", "name": "alice", "password": password},
+                                          {"csrf": "t"}))
+        return [r.status_code for r in await asyncio.gather(*(one() for _ in range(count)))]
+
+    statuses = asyncio.run(attempts(3 * web.LOGIN_FAILURES, "wrong password guess"))
+    assert statuses.count(401) == web.LOGIN_FAILURES  # only five passwords were tried, however parallel
+    assert statuses.count(429) == 2 * web.LOGIN_FAILURES
+    # a success is discounted: four failures and a success leave room for another try
+    other, _ = _console(tmp_path / "b")
+
+    async def sequence() -> list[int]:
+        out = []
+        for password in ["nope nope nope"] * (web.LOGIN_FAILURES - 1) + ["correct horse battery", "x"]:
+            response = await other.login(_request("/login", {"csrf": "t", "name": "alice", "password": password},
+                                                  {"csrf": "t"}))
+            out.append(response.status_code)
+        return out
+
+    assert asyncio.run(sequence()) == [401] * (web.LOGIN_FAILURES - 1) + [303, 401]
+
+
+def test_removing_a_reviewer_from_the_accounts_file_ends_their_sessions(tmp_path):
+    import json
+
+    console, accounts = _console(tmp_path)
+    alice, bob = {"reviewer": "alice", "csrf": "t"}, {"reviewer": "bob", "csrf": "t"}
+    assert asyncio.run(console.version(_request("/api/version", session=alice))).status_code == 200
+    doc = json.loads(accounts.read_text())
+    del doc["reviewers"]["alice"]
+    accounts.write_text(json.dumps(doc))
+    with capture_logs() as logs:
+        assert asyncio.run(console.version(_request("/api/version", session=alice))).status_code == 401
+    assert alice == {} and [e for e in logs if e["event"] == "console_session_ended"]
+    assert asyncio.run(console.version(_request("/api/version", session=bob))).status_code == 200
+
+
+def test_a_reject_reason_over_100_characters_is_a_clear_400_not_a_503(tmp_path):
+    item = held()
+    console, _ = _console(tmp_path, _View([item]))
+    session = {"reviewer": "alice", "csrf": "t"}
+    response = asyncio.run(console.settle(_request(
+        f"/item/{item.id}/settle", {"csrf": "t", "action": "rejected", "reason": "a" * 101}, session,
+        params={"event_id": item.id})))
+    assert response.status_code == 400 and b"at most 100" in response.body

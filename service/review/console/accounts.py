@@ -41,6 +41,30 @@ def read_accounts(path: Path) -> dict[str, str]:
             if isinstance(entry, dict) and isinstance(entry.get("hash"), str)}
 
 
+class AccountsFile:
+    """The accounts file, read again only when it changed (its mtime, size or inode): the console asks on every
+    signed-in request whether the session's reviewer still has an account, and a stat is all that costs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._accounts: dict[str, str] = {}
+
+    def current(self) -> dict[str, str]:
+        """``{name: hash}`` as the file holds it now; raises AccountError when it cannot be read."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._stamp, self._accounts = None, {}
+            return {}
+        except OSError as exc:
+            raise AccountError(f"cannot read the accounts file {self.path}: {exc}") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp != self._stamp:
+            self._accounts, self._stamp = read_accounts(self.path), stamp
+        return self._accounts
+
+
 def add_reviewer(path: Path, name: str, password: str) -> None:
     """Add or replace ``name``'s password hash; the file is replaced atomically, mode 0600."""
     if not NAME.fullmatch(name):

@@ -9,7 +9,10 @@ Security, in the order a request meets it:
 * the session is a signed cookie (itsdangerous via Starlette's SessionMiddleware): HttpOnly, SameSite=Strict,
   Secure when served over TLS, 8 hours;
 * every POST must carry the session's CSRF token (compared in constant time), login included;
-* logins are rate-limited per client address and per name (LOGIN_FAILURES within LOGIN_WINDOW_S);
+* logins are rate-limited per client address and per name (LOGIN_FAILURES within LOGIN_WINDOW_S), each attempt
+  counted before the password is checked (taken back on success), so parallel requests cannot exceed the limit.
+  Behind NAT all clients share an address's bucket, and anyone can lock a name out for the window;
+* a signed-in request whose reviewer is no longer in the accounts file ends the session;
 * the reviewer on an action is the session's; a form that carries a ``reviewer`` field is refused.
 """
 
@@ -37,8 +40,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from service.core.review_action import REASON_CODE
-from service.review.console.accounts import check_password, read_accounts
+from service.core.review_action import MAX_REASON, REASON_CODE
+from service.review.console.accounts import AccountError, AccountsFile, check_password
 
 HERE = Path(__file__).parent
 LOGIN_FAILURES, LOGIN_WINDOW_S = 5, 300.0
@@ -115,6 +118,23 @@ class LoginLimiter:
         for key in keys:
             self._failures[key].append(time.monotonic())
 
+    def attempt(self, *keys: str) -> float | None:
+        """Count an attempt as failed *before* the password is checked; None when ``keys`` are blocked.
+
+        Check and count happen with no await in between, so parallel requests cannot all pass the check while
+        the first ones are still verifying (argon2 runs in a thread). ``forgive`` takes back a success."""
+        if self.blocked(*keys):
+            return None
+        stamp = time.monotonic()
+        for key in keys:
+            self._failures[key].append(stamp)
+        return stamp
+
+    def forgive(self, stamp: float, *keys: str) -> None:
+        for key in keys:
+            with contextlib.suppress(ValueError, KeyError):
+                self._failures[key].remove(stamp)
+
 
 class Console:
     def __init__(self, view: Any, submit: Submit, accounts_path: Path, *, secret: str, secure: bool,
@@ -122,6 +142,7 @@ class Console:
         self.view, self.submit, self.accounts_path, self.log = view, submit, accounts_path, log
         self.env = _environment()
         self.limiter = LoginLimiter()
+        self.accounts = AccountsFile(accounts_path)
         self.app = Starlette(
             routes=[
                 Route("/", self.queue), Route("/login", self.login_page), Route("/login", self.login, methods=["POST"]),
@@ -151,6 +172,23 @@ class Console:
                                text="The form's CSRF token is missing or wrong. Reload the page and try again.")
         return values
 
+    def _reviewer(self, request: Request) -> str | None:
+        """The signed-in reviewer, if they still have an account: removing a name from the accounts file ends
+        its sessions at their next request (the file is read again only when it changed)."""
+        name = request.session.get("reviewer")
+        if not name:
+            return None
+        try:
+            known = name in self.accounts.current()
+        except AccountError as exc:  # an unreadable file vouches for no one
+            self.log.warning("console_accounts_unreadable", error=str(exc))
+            known = False
+        if not known:
+            request.session.clear()
+            self.log.warning("console_session_ended", reviewer=name, note="no longer in the accounts file")
+            return None
+        return str(name)
+
     def _filtered(self, request: Request) -> dict[str, Any]:
         reason, provider = request.query_params.get("reason", ""), request.query_params.get("provider", "")
         now = datetime.now(UTC)
@@ -166,22 +204,22 @@ class Console:
 
     # -- pages -----------------------------------------------------------------------------------------------
     async def queue(self, request: Request) -> Response:
-        if not request.session.get("reviewer"):
+        if not self._reviewer(request):
             return RedirectResponse("/login", 303)
         return self.render(request, "queue.html", **self._filtered(request))
 
     async def queue_fragment(self, request: Request) -> Response:
-        if not request.session.get("reviewer"):
+        if not self._reviewer(request):
             return Response(status_code=401)
         return self.render(request, "_queue.html", **self._filtered(request))
 
     async def version(self, request: Request) -> Response:
-        if not request.session.get("reviewer"):
+        if not self._reviewer(request):
             return Response(status_code=401)
         return JSONResponse({"version": self.view.version})
 
     async def item(self, request: Request) -> Response:
-        if not request.session.get("reviewer"):
+        if not self._reviewer(request):
             return RedirectResponse("/login", 303)
         event_id = request.path_params["event_id"]
         held = self.view.held.get(event_id)
@@ -193,7 +231,7 @@ class Console:
                            waiting=held.waiting_s(datetime.now(UTC)))
 
     async def settle(self, request: Request) -> Response:
-        reviewer = request.session.get("reviewer")
+        reviewer = self._reviewer(request)
         if not reviewer:
             return RedirectResponse("/login", 303)
         form = await self._form(request)
@@ -206,11 +244,14 @@ class Console:
         note, reason = form.get("note", "")[:2000], form.get("reason") or None
         if event_id not in self.view.held or verb not in ("approved", "rejected"):
             return self.render(request, "message.html", 400, title="Refused", text="Unknown event or action.")
-        if verb == "rejected" and not (reason and REASON_CODE.fullmatch(reason)):
+        if verb == "rejected" and not (reason and REASON_CODE.fullmatch(reason) and len(reason) <= MAX_REASON):
             return self.render(request, "message.html", 400, title="Refused",
-                               text="A rejection needs a reason code like quality.too_low.")
+                               text=f"A rejection needs a reason code like quality.too_low, at most {MAX_REASON} "
+                                    "characters.")
         try:
             result = await self.submit(event_id, verb, reviewer, note, reason if verb == "rejected" else None)
+        except ValueError as exc:  # an action the core would refuse (service/core/review_action.new_action): unsent
+            return self.render(request, "message.html", 400, title="Refused", text=f"Not sent: {exc}.")
         except Exception as exc:  # the broker away, the actions topic missing
             self.log.warning("console_action_failed", id=event_id, reviewer=reviewer, error=repr(exc))
             return self.render(request, "message.html", 503, title="No answer",
@@ -239,14 +280,16 @@ class Console:
             return form
         name, password = form.get("name", "")[:64], form.get("password", "")[:1024]
         client = request.client.host if request.client else "?"
-        if self.limiter.blocked(f"ip:{client}", f"name:{name}"):
+        keys = (f"ip:{client}", f"name:{name}")
+        attempt = self.limiter.attempt(*keys)
+        if attempt is None:
             self.log.warning("console_login_limited", client=client, name=name)
             return self.render(request, "login.html", 429, error="Too many attempts. Wait a few minutes.")
-        accounts = await asyncio.to_thread(read_accounts, self.accounts_path)
+        accounts = await asyncio.to_thread(self.accounts.current)
         if not await asyncio.to_thread(check_password, accounts, name, password):
-            self.limiter.failed(f"ip:{client}", f"name:{name}")
-            self.log.warning("console_login_failed", client=client, name=name)
+            self.log.warning("console_login_failed", client=client, name=name)  # the attempt stays counted
             return self.render(request, "login.html", 401, error="Wrong name or password.")
+        self.limiter.forgive(attempt, *keys)
         request.session.clear()
         request.session.update({"reviewer": name, "csrf": secrets.token_urlsafe(32)})  # a fresh token per sign-in
         self.log.info("console_login", client=client, reviewer=name)
