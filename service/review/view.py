@@ -177,13 +177,17 @@ class ReviewView:
             self.resolved[record.key.decode("utf-8", "replace")] = value
             self.version += 1
 
+    # pending() and recent() also run on the /metrics HTTP thread (service/ops/metrics.py) while the event loop
+    # adds to ``held`` and ``resolved``: each first copies the values with list(), which takes no Python-level
+    # step (so no thread switch) while it walks the dict, then works on the copy.
     def pending(self) -> list[HeldItem]:
         """Held and not settled, oldest first."""
-        return sorted((i for i in self.held.values() if i.id not in self.resolved), key=lambda i: i.held_at)
+        items, resolved = list(self.held.values()), self.resolved
+        return sorted((i for i in items if i.id not in resolved), key=lambda i: i.held_at)
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """Settled events, most recent first."""
-        return sorted(self.resolved.values(), key=lambda r: str(r.get("settledAt")), reverse=True)[:limit]
+        return sorted(list(self.resolved.values()), key=lambda r: str(r.get("settledAt")), reverse=True)[:limit]
 
     def oldest_pending_age(self) -> float:
         pending = self.pending()

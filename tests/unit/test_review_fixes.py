@@ -336,3 +336,30 @@ def test_a_reject_reason_over_100_characters_is_a_clear_400_not_a_503(tmp_path):
         f"/item/{item.id}/settle", {"csrf": "t", "action": "rejected", "reason": "a" * 101}, session,
         params={"event_id": item.id})))
     assert response.status_code == 400 and b"at most 100" in response.body
+
+
+def test_the_metrics_read_the_queue_while_the_event_loop_adds_to_it():
+    """The /metrics thread iterates the view while the loop inserts: simulated by an item whose ``id`` lookup
+    (Python code, where a thread switch can happen) adds a held event, as the loop would meanwhile."""
+    from service.ops.metrics import _ReviewCollector
+    from service.review.view import ReviewView
+
+    view = ReviewView(Settings())
+
+    class Racing:
+        held_at = "2026-12-02T07:00:00Z"
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        @property
+        def id(self) -> str:
+            view.held[f"in:0:{len(view.held) + 100}"] = held()  # the event loop, between two steps
+            return f"in:0:{self.n}"
+
+        def waiting_s(self, now) -> float:
+            return 1.0
+
+    view.held.update({f"in:0:{n}": Racing(n) for n in range(3)})  # type: ignore[misc]
+    families = list(_ReviewCollector(view).collect())
+    assert families[0].samples[0].value == 3
