@@ -78,6 +78,10 @@ class _Key:
             raise InvalidKeyError(f"{name}: purpose must be one of {', '.join(PURPOSES)}")
         given = tuple(self.providers) if not isinstance(self.providers, str | bytes) else ()
         if self.purpose == REVIEW_ACTIONS:
+            if self.algorithm != ED25519:  # an HMAC verification key is the signing secret itself: whoever could
+                # read the service's key directory could then sign actions and settle events
+                raise InvalidKeyError(f"{name}: a review-actions key is ed25519 (with hmac-sha256 the service's "
+                                      "verification key would be the reviewers' signing secret)")
             if given:
                 raise InvalidKeyError(f"{name}: a review-actions key signs actions, not articles: no providers")
         elif not given or not all(isinstance(p, str) and _DOMAIN.fullmatch(p.lower()) for p in given):

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.core.keys import HMAC_SHA256, SigningKey
+from service.core.keys import ED25519, HMAC_SHA256, SigningKey
 from service.files.keydir import write_key_file
 
 ROOT = Path(__file__).parents[2]
@@ -128,7 +129,8 @@ def write_fixtures(d: Path) -> None:
     write_key_file(d / "keys" / "other.key.json", key.verification_key())
     (d / "signing").mkdir()
     write_key_file(d / "signing" / "other.signing.json", key)
-    reviewers = SigningKey("reviewers", HMAC_SHA256, (), None, None, b"r" * 32, "review-actions")
+    reviewers = SigningKey("reviewers", ED25519, (), None, None, Ed25519PrivateKey.generate().private_bytes_raw(),
+                           "review-actions")
     write_key_file(d / "signing" / "reviewers.signing.json", reviewers)
 
 

@@ -363,3 +363,28 @@ def test_the_metrics_read_the_queue_while_the_event_loop_adds_to_it():
     view.held.update({f"in:0:{n}": Racing(n) for n in range(3)})  # type: ignore[misc]
     families = list(_ReviewCollector(view).collect())
     assert families[0].samples[0].value == 3
+
+
+def test_a_review_actions_key_is_never_hmac_at_keygen_or_at_load(tmp_path, capsys):
+    import json
+
+    from service.cli import main
+    from service.core.errors import InvalidKeyError
+    from service.core.keys import HMAC_SHA256, REVIEW_ACTIONS, SigningKey, VerificationKey, key_from_json
+    from service.files.keydir import load_keyring
+
+    assert main(["keygen", "--algorithm", "hmac-sha256", "--key-id", "reviewers", "--purpose", "review-actions",
+                 "--out", str(tmp_path)]) == 2
+    assert "ed25519" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    with pytest.raises(InvalidKeyError, match="ed25519"):
+        SigningKey("reviewers", HMAC_SHA256, (), material=b"r" * 32, purpose=REVIEW_ACTIONS)
+    document = {"keyId": "reviewers", "algorithm": "hmac-sha256", "purpose": "review-actions",
+                "secret": "cnJycnJycnJycnJycnJycnJycnJycnJycnJycnJycnI="}
+    with pytest.raises(InvalidKeyError, match="ed25519"):
+        key_from_json(document, VerificationKey)
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    (keys / "reviewers.key.json").write_text(json.dumps(document))
+    (keys / "reviewers.key.json").chmod(0o600)
+    keyring, problems = load_keyring(keys)
+    assert len(keyring) == 0 and problems and "ed25519" in str(problems[0])
