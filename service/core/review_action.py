@@ -171,8 +171,10 @@ def judge(value: bytes | None, record_key: bytes | None, expected_partition_ok: 
     """The verdict on one action record.
 
     ``expected_partition_ok``: the record sits in the partition its key hashes to (so no other judge sees this
-    event); ``held``: the event id names a held decision; ``settled``: this event's resolution if any;
-    ``seen``: action ids already judged with a valid signature in this partition.
+    event); ``now``: the judge's wall clock, read by the shell (never the record's producer-chosen CreateTime),
+    against which the key's validity window is checked; ``held``: the event id names a held decision;
+    ``settled``: this event's resolution if any; ``seen``: action ids already judged with a valid signature in
+    this partition.
     """
     doc = read_action(value)
     if isinstance(doc, str):

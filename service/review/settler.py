@@ -238,8 +238,9 @@ class Settler:
                      state: PartitionState) -> Verdict:
         event_id = _event_id(record.value)
         partition_ok = record.key is not None and hashed_partition(record.key, count) == tp.partition
-        when = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp and record.timestamp > 0 \
-            else datetime.now(UTC)
+        # The key's validity window is checked against this process's clock, never the record's CreateTime:
+        # its producer chooses that, and a back-dated record would keep a retired key working.
+        when = datetime.now(UTC)
 
         def verdict() -> Verdict:
             return judge(record.value, record.key, partition_ok, keys, when, held=event_id in self.view.held,

@@ -388,3 +388,25 @@ def test_a_review_actions_key_is_never_hmac_at_keygen_or_at_load(tmp_path, capsy
     (keys / "reviewers.key.json").chmod(0o600)
     keyring, problems = load_keyring(keys)
     assert len(keyring) == 0 and problems and "ed25519" in str(problems[0])
+
+
+def test_a_back_dated_action_record_does_not_keep_a_retired_key_working():
+    import os
+    from datetime import timedelta
+
+    from aiokafka import TopicPartition
+
+    from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
+
+    retired = datetime.now(UTC) - timedelta(days=1)
+    key = SigningKey("reviewers", ED25519, frozenset(), not_after=retired, material=os.urandom(32),
+                     purpose=REVIEW_ACTIONS)
+    tp = TopicPartition("articles.review.actions", 0)
+    subject = Settler(Settings(), lambda: [key.verification_key()], structlog.get_logger("test"))
+    subject.consumer = _Consumer()  # type: ignore[assignment]
+    item = held()
+    subject.view.held[item.id] = item
+    back_dated_ms = int((retired - timedelta(days=30)).timestamp() * 1000)  # the producer chose this CreateTime
+    record = Record(tp.topic, 0, 0, back_dated_ms, item.id.encode(), _signed_action(key, item.id), ())
+    verdict = asyncio.run(subject._judge(record, tp, 1, {key.key_id: key.verification_key()}, PartitionState()))
+    assert not verdict.applied and verdict.refusal == "review.bad_signature"
