@@ -42,12 +42,12 @@ from service.kafka.settle import Stall
 from service.ops.decision_log import DecisionLog
 from service.ops.health import Health
 from service.ops.http_server import OpsServer
-from service.ops.logs import configure_logging, register_secret
+from service.ops.logs import configure_logging, register_settings_secrets
 from service.ops.metrics import Metrics
 from service.ops.reports import Reports
 from service.ops.tracing import make_tracing
 from service.review.settler import Settler
-from service.settings import Settings, load_settings, secret_fields, unknown_variables
+from service.settings import Settings, load_settings, unknown_variables
 from service.version import VERSION
 
 
@@ -164,9 +164,7 @@ def run_service(config_file: Path | None = None) -> int:
     """Start the service; 0 after a clean shutdown, 2 when it cannot start. Raises ConfigError for bad settings."""
     settings = load_settings(config_file)
     configure_logging(settings.log_level, settings.log_format)
-    for name in secret_fields():
-        secret = getattr(settings, name)
-        register_secret(secret.get_secret_value() if secret is not None else None)
+    register_settings_secrets(settings)
     log = structlog.get_logger("moderation")
     log.info("service_starting", version=VERSION, python=sys.version.split()[0], delivery=settings.delivery,
              input_topic=settings.input_topic, group=settings.group_id)

@@ -30,6 +30,7 @@ from service.core.signature import Keyring
 from service.errors import ModerationError, RulesError, UsageError
 from service.files.keydir import load_keyring
 from service.files.rules_file import read_rules
+from service.ops.logs import mask
 from service.settings import PACKAGED_RULES, Settings, load_settings
 from service.signing import load_signing_key
 
@@ -63,7 +64,7 @@ def report(prog: str, exc: BaseException) -> int:
     message = lines[0] if lines else type(exc).__name__
     if len(lines) > 1:
         message += f" (and {len(lines) - 1} more)"
-    print(f"{prog}: {message}", file=sys.stderr)
+    print(f"{prog}: {mask(message)}", file=sys.stderr)  # a secret registered by the command never shows
     return exit_code(exc)
 
 

@@ -26,7 +26,7 @@ from service.cli.common import add_command, add_settings_options, cli_settings, 
 from service.cli.kafka import kafka_edge
 from service.core.keys import REVIEW_ACTIONS, SigningKey
 from service.errors import BrokerUnavailable, UsageError
-from service.ops.logs import configure_logging
+from service.ops.logs import configure_logging, register_settings_secrets
 from service.review.console import serve_console
 from service.review.console.accounts import AccountError, add_reviewer
 from service.review.submit import signed_action, submit
@@ -82,7 +82,7 @@ async def _read_view(settings: Settings) -> ReviewView:
 
 
 def _list(args: argparse.Namespace) -> int:
-    view = asyncio.run(_read_view(cli_settings(args)))
+    view = asyncio.run(_read_view(_settings(args)))
     out = sys.stdout
     for item in view.pending():
         summary = item.summary()
@@ -106,8 +106,15 @@ def load_review_key(settings: Settings) -> SigningKey:
     return key
 
 
-def _act(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, their secrets registered for masking (errors and log lines never show them)."""
     settings = cli_settings(args)
+    register_settings_secrets(settings)
+    return settings
+
+
+def _act(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     if not args.reviewer.strip():
         raise UsageError("--reviewer: a name is required")
     key = load_review_key(settings)
@@ -162,7 +169,7 @@ def _add_reviewer(args: argparse.Namespace) -> int:
 
 
 def _console(args: argparse.Namespace) -> int:
-    settings = cli_settings(args)
+    settings = _settings(args)
     key = load_review_key(settings)
     configure_logging(settings.log_level, settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):

@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 import structlog
 
+from service.settings import Settings, secret_fields
+
 MASK = "***"
 _SECRETS: set[str] = set()
 _ORDERED: tuple[str, ...] = ()  # _SECRETS, longest first: a secret may contain another
@@ -41,6 +43,20 @@ def register_secret(value: str | None) -> None:
         for form in (value, repr(value)[1:-1]):  # escaped as json.dumps does (ASCII) and as orjson does (UTF-8)
             _SECRETS.update((form, json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1]))
         _ORDERED = tuple(sorted(_SECRETS, key=len, reverse=True))
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Register every secret setting (the SecretStr ones: SASL password, key file password, the console's session
+    secret...) for masking. Every command that reads settings and may log or print calls it: ``run``, ``console``
+    and ``review``."""
+    for name in secret_fields():
+        secret = getattr(settings, name)
+        register_secret(secret.get_secret_value() if secret is not None else None)
+
+
+def mask(text: str) -> str:
+    """``text`` with every registered secret masked (the CLI's one-line errors are not log lines)."""
+    return _mask(text) if _SECRETS else text
 
 
 def forget_secrets() -> None:

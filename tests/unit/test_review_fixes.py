@@ -410,3 +410,45 @@ def test_a_back_dated_action_record_does_not_keep_a_retired_key_working():
     record = Record(tp.topic, 0, 0, back_dated_ms, item.id.encode(), _signed_action(key, item.id), ())
     verdict = asyncio.run(subject._judge(record, tp, 1, {key.key_id: key.verification_key()}, PartitionState()))
     assert not verdict.applied and verdict.refusal == "review.bad_signature"
+
+
+SECRET = "s3cret-session-value-1234"
+
+
+@pytest.fixture
+def clean_logging():
+    from service.ops.logs import reset_logging
+
+    yield
+    reset_logging()
+
+
+def test_the_console_and_review_commands_mask_the_secret_settings(tmp_path, monkeypatch, capsys, clean_logging):
+    import os
+
+    import service.cli.review as review_cli
+    from service.cli import main
+    from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
+    from service.errors import BrokerUnavailable
+    from service.files.keydir import write_key_file
+
+    signing = tmp_path / "reviewers.signing.json"
+    write_key_file(signing, SigningKey("reviewers", ED25519, frozenset(), material=os.urandom(32),
+                                       purpose=REVIEW_ACTIONS))
+    monkeypatch.setenv("MODERATION_REVIEW_SIGNING_KEY", str(signing))
+    monkeypatch.setenv("MODERATION_CONSOLE_SESSION_SECRET", SECRET)
+    monkeypatch.setenv("MODERATION_SASL_PASSWORD", SECRET + "-sasl")
+
+    async def console_that_logs(settings, key, log, **kwargs) -> None:
+        log.warning("console_oops", detail=f"session secret {SECRET}")
+
+    async def view_that_fails(settings):
+        raise BrokerUnavailable(f"cannot authenticate with password {SECRET}-sasl")
+
+    monkeypatch.setattr(review_cli, "serve_console", console_that_logs)
+    monkeypatch.setattr(review_cli, "_read_view", view_that_fails)
+    assert main(["console"]) == 0
+    assert main(["review", "list"]) == 1
+    out, err = capsys.readouterr()
+    assert "console_oops" in out + err and "cannot authenticate" in err
+    assert SECRET not in out + err
