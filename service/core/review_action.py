@@ -245,6 +245,7 @@ def outcome(verdict: Verdict, where: str, settled: Mapping[str, Any] | None, at:
 
 
 def outcome_key(verdict: Verdict, where: str) -> str:
-    """``action:<actionId>`` for a signed action (its sender waits for it); ``record:<where>`` otherwise, so a
-    forged record cannot overwrite the outcome of a real action in the compacted topic."""
-    return f"action:{verdict.action_id}" if verdict.signed else f"record:{where}"
+    """``action:<actionId>`` for a signed action judged the first time (its sender waits for it);
+    ``record:<where>`` otherwise: a forged record, or a replay, whose refusal must not overwrite the outcome of
+    the real action in the compacted topic (after compaction the history would read "refused: replay")."""
+    return f"action:{verdict.action_id}" if verdict.signed and verdict.refusal != REPLAY else f"record:{where}"

@@ -452,3 +452,13 @@ def test_the_console_and_review_commands_mask_the_secret_settings(tmp_path, monk
     out, err = capsys.readouterr()
     assert "console_oops" in out + err and "cannot authenticate" in err
     assert SECRET not in out + err
+
+
+def test_a_replay_refusal_does_not_overwrite_the_original_actions_outcome():
+    from service.core import review_action as ra
+
+    action = {"actionId": "a" * 32, "id": "in:0:1"}
+    first = ra.Verdict(True, None, "approved by alice", action, True)
+    replay = ra.Verdict(False, ra.REPLAY, "already judged", action, True)
+    assert ra.outcome_key(first, "actions:0:5") == f"action:{'a' * 32}"
+    assert ra.outcome_key(replay, "actions:0:9") == "record:actions:0:9"
