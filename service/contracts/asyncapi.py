@@ -15,6 +15,8 @@ from typing import Any, get_args
 
 import yaml
 
+from service.contracts.review_records import EVENT_ID
+from service.contracts.review_records import SCHEMAS as REVIEW_SCHEMAS
 from service.contracts.schemas import ARTICLE_FILE, generated
 from service.core.batch import ERROR, ERROR_MESSAGE, ERROR_TYPE
 from service.core.cloudevents import DEADLETTERED, DEFAULT_SOURCE, TYPES
@@ -134,7 +136,22 @@ def document() -> dict[str, Any]:
                            additionalProperties={"description": "The input record's other headers, unchanged."}),
                        "payload": {"type": "string", "format": "binary", "description": "The original value."},
                        "bindings": kafka_key()},
+        "ReviewAction": {"name": "ReviewAction", "title": "Reviewer's action", "contentType": "application/json",
+                         "summary": "A signed approve/reject of a held event; only the service's settler reads it.",
+                         "payload": {"$ref": "#/components/schemas/ReviewAction"},
+                         "bindings": {"kafka": {"key": {**EVENT_ID}}}},
+        "ReviewResolution": {"name": "ReviewResolution", "title": "Resolution or action outcome",
+                             "contentType": "application/json",
+                             "summary": "The settler's changelog: resolutions (key: event id) and one outcome per "
+                                        "action record. Written only by the service, in the transaction that "
+                                        "writes the final decision.",
+                             "payload": {"oneOf": [{"$ref": "#/components/schemas/ReviewResolution"},
+                                                   {"$ref": "#/components/schemas/ReviewOutcome"}]},
+                             "bindings": {"kafka": {"key": {"type": "string", "description": "The event id, "
+                                                            "`action:<actionId>` or `record:<topic>:<partition>:"
+                                                            "<offset>`."}}}},
     }
+    schemas.update(REVIEW_SCHEMAS)
     topics = {
         "incoming": (defaults.input_topic, "Article", "input_topic", "Article events to moderate."),
         "approved": (defaults.approved_topic, "Decision", "approved_topic", "Decisions that approve the article."),
@@ -144,6 +161,11 @@ def document() -> dict[str, Any]:
                    "block on the approved or rejected topic, with the same `source`."),
         "deadletter": (defaults.deadletter_topic, "DeadLetter", "deadletter_topic", "Records that could not be "
                        "decided because of a bug; their input offsets are committed like any other."),
+        "reviewActions": (defaults.review_actions_topic, "ReviewAction", "review_actions_topic", "Reviewers' signed "
+                          "actions; the service's settler applies the first valid one per held event."),
+        "reviewResolutions": (defaults.review_resolutions_topic, "ReviewResolution", "review_resolutions_topic",
+                              "Compacted (`cleanup.policy=compact`): the settler's resolutions and action outcomes, "
+                              "its changelog; the console and the CLI read outcomes from it."),
     }
     channels, operations = {}, {}
     for channel, (address, message, setting, description) in topics.items():
@@ -152,8 +174,8 @@ def document() -> dict[str, Any]:
             "description": f"{description} Name set by `{setting}` (MODERATION_{setting.upper()}).",
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
         }
-        action = "receive" if channel == "incoming" else "send"
-        operations[f"{action}{channel.capitalize()}"] = {
+        action = "receive" if channel in ("incoming", "reviewActions") else "send"
+        operations[f"{action}{channel[:1].upper()}{channel[1:]}"] = {
             "action": action,
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],

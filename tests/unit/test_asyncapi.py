@@ -69,9 +69,9 @@ def test_every_reference_resolves_and_every_topic_has_an_operation():
     assert "$defs" not in str(doc)
     addresses = {channel["address"] for channel in doc["channels"].values()}
     assert addresses == {"articles.incoming", "articles.approved", "articles.rejected", "articles.deadletter",
-                         "articles.review"}
+                         "articles.review", "articles.review.actions", "articles.review.resolutions"}
     actions = sorted(op["action"] for op in doc["operations"].values())
-    assert actions == ["receive", "send", "send", "send", "send"]
+    assert actions == ["receive", "receive", "send", "send", "send", "send", "send"]
 
 
 def test_the_article_payload_schema_accepts_the_seed_and_refuses_a_wrong_type():

@@ -462,3 +462,35 @@ def test_a_replay_refusal_does_not_overwrite_the_original_actions_outcome():
     replay = ra.Verdict(False, ra.REPLAY, "already judged", action, True)
     assert ra.outcome_key(first, "actions:0:5") == f"action:{'a' * 32}"
     assert ra.outcome_key(replay, "actions:0:9") == "record:actions:0:9"
+
+
+def test_the_asyncapi_document_describes_the_actions_and_resolutions_records_the_core_builds():
+    import os
+
+    import jsonschema
+    import yaml
+
+    from service.core import review_action as ra
+    from service.core.keys import ED25519, REVIEW_ACTIONS, SigningKey
+
+    doc = yaml.safe_load((ROOT / "schemas" / "asyncapi.yaml").read_text(encoding="utf-8"))
+
+    def check(name: str, value: dict) -> None:
+        jsonschema.Draft7Validator({**doc, "$ref": f"#/components/schemas/{name}"},
+                                   format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER).validate(value)
+
+    key = SigningKey("reviewers", ED25519, frozenset(), material=os.urandom(32), purpose=REVIEW_ACTIONS)
+    action = orjson.loads(_signed_action(key, "articles.incoming:1:42", "checked"))
+    check("ReviewAction", action)
+    rejection = ra.sign_action(ra.new_action("articles.incoming:1:42", "rejected", "bob", "", "quality.low", NOW,
+                                             "reviewers", "b" * 32), key, os.urandom(16))
+    check("ReviewAction", rejection)
+    with pytest.raises(jsonschema.ValidationError):
+        check("ReviewAction", {**action, "reviewer": ""})
+    check("ReviewResolution", ra.resolution(action, held().event, NOW))
+    applied = ra.Verdict(True, None, "approved by alice", action, True)
+    check("ReviewOutcome", ra.outcome(applied, "articles.review.actions:0:3", None, NOW))
+    settled = {"reviewer": "alice", "settledAt": "2026-12-02T08:00:00Z"}
+    refused = ra.Verdict(False, ra.ALREADY_SETTLED, "already settled", rejection, True)
+    check("ReviewOutcome", ra.outcome(refused, "articles.review.actions:0:4", settled, NOW))
+    check("ReviewOutcome", ra.outcome(ra.Verdict(False, ra.MALFORMED, "not JSON", None, False), "a:0:5", None, NOW))
