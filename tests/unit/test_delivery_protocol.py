@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from delivery_fakes import Faults, Record, World, outgoing
 
 from service.kafka.delivery import AtLeastOnce, DeliveryFailed, ExactlyOnce
 from service.settings import Settings
-from tests.unit.delivery_fakes import Faults, Record, World, outgoing
 
 GROUP = "moderation-test"
 P0, P1 = TopicPartition("articles", 0), TopicPartition("articles", 1)
