@@ -144,4 +144,10 @@ def table(figures: dict) -> str:
     if "by_rules" in scaling:
         lines += ["", "rules.evaluate() µs per event (2 KB)"]
         lines += [f"  {name:<22}{value:>9}" for name, value in scaling["by_rules"].items()]
+    memory = scaling.get("hostile_memory")
+    if memory:
+        laughs, growth = memory["billion_laughs"], memory["growth"]
+        lines += ["", "hostile input, traced memory (tracemalloc)",
+                  f"  billion laughs: {laughs['input_bytes']} bytes in, peak {laughs['peak_traced_bytes']} bytes",
+                  f"  {growth['decisions']} repeated decisions, warm: grew by {growth['grown_bytes']} bytes"]
     return "\n".join(lines)

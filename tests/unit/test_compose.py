@@ -1,6 +1,7 @@
-"""The container files: docker-compose.yml against the Compose Specification's JSON schema (fetched from
-PyPI by tests/compose_schema.py), then what a schema cannot see: dependencies, health, ports, volumes, Kafka
-listeners, the key hand-off between containers, the app's setting names, Prometheus targets, the Dockerfile.
+"""The container files: docker-compose.yml against the Compose Specification's JSON schema (a copy in
+tests/third_party, pinned by hash in tests/compose_schema.py), then what a schema cannot see: dependencies,
+health, ports, volumes, Kafka listeners, the key hand-off between containers, the app's setting names,
+Prometheus targets, the Dockerfile.
 
 Each semantic check returns the problems it finds; the mutation tests break the real file in one place and
 require the check to report it, so a green run is never a vacuous one.
