@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11+, Java 17 and Maven:
 #   make run    the service on a local Apache Kafka broker, showing decisions as they arrive (Ctrl-C stops all)
 #   make test   the whole suite, against a real broker the test session starts and stops
+# The broker is Apache Kafka 4.1.1 unless KAFKA_VERSION says otherwise (devtools/localkafka/versions.py):
+#   KAFKA_VERSION=3.9.1 make test
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -39,7 +41,7 @@ bench-quick: install
 	$(BIN)/python -m bench --quick
 
 broker: install
-	$(BIN)/python -m devtools.localkafka run --state-dir .cache/kafka/state --port 9092
+	$(BIN)/python -m devtools.localkafka run --state-dir .cache/kafka/state-$(or $(KAFKA_VERSION),default) --port 9092
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
