@@ -29,11 +29,12 @@ from service.core.envelope import Source
 @dataclass
 class Faults:
     """What the fakes should fail, by step name: ``"init_transactions"`` (``"start"`` without a transactional
-    id), ``"begin_transaction"``, ``"ack"``,
+    id), ``"begin_transaction"``, ``"ack"``, ``"stop"``, ``"sender_close"``, ``"abort_transaction"``,
     ``"send_offsets_to_transaction"``, ``"commit_transaction"``, ``"commit"`` (the consumer's)."""
 
     steps: set[str] = field(default_factory=set)
     only: str | None = None  # limit producer faults to this producer (its transactional id)
+    error: type[BaseException] = KafkaError  # what a failing step raises (CancelledError: a shutdown)
 
     def hit(self, step: str, who: str) -> bool:
         return step in self.steps and (self.only is None or who == self.only or who == "consumer")
@@ -65,7 +66,7 @@ class FakeProducer:
         self._metadata = SimpleNamespace(partitions_for_topic=lambda topic: {0},
                                          available_partitions_for_topic=lambda topic: {0})
         self.client = SimpleNamespace(_wait_on_metadata=self._wait_on_metadata, close=self._closed("client_close"))
-        self._message_accumulator = SimpleNamespace(fail_all=lambda exc: self.record("fail_all"))
+        self._message_accumulator = SimpleNamespace(fail_all=lambda exc: self.record("fail_all", type(exc)))
         self._sender = SimpleNamespace(close=self._closed("sender_close"))
         self.pending_acks: list[asyncio.Future] = []
 
@@ -76,16 +77,16 @@ class FakeProducer:
         await asyncio.sleep(0)
         if self.faults.hit(step, self.name):
             self.record(step + "_failed", *details)
-            raise KafkaError(f"injected: {step}")
+            raise self.faults.error(f"injected: {step}")
         self.record(step, *details)
 
     def _closed(self, step: str) -> Any:
         async def close() -> None:
-            self.record(step)
+            await self._step(step)
         return close
 
     async def _wait_on_metadata(self, topic: str) -> None:
-        await asyncio.sleep(0)
+        await self._step("metadata", topic)
 
     async def start(self) -> None:
         # AIOKafkaProducer.start(): with a transactional id it runs InitProducerId, which bumps the epoch and
@@ -151,7 +152,7 @@ class FakeConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if self.faults.hit("commit", "consumer"):
             self.record("commit_failed", dict(offsets))
-            raise KafkaError("injected: commit")
+            raise self.faults.error("injected: commit")
         self.record("commit", dict(offsets))
         await asyncio.sleep(0)
         self.offsets.update(offsets)

@@ -14,7 +14,8 @@ import pytest
 from aiokafka import TopicPartition
 from delivery_fakes import Faults, Record, World, outgoing
 
-from service.kafka.delivery import AtLeastOnce, DeliveryFailed, ExactlyOnce
+from service.kafka import delivery as delivery_module
+from service.kafka.delivery import AtLeastOnce, DeliveryFailed, ExactlyOnce, make_delivery
 from service.settings import Settings
 
 GROUP = "moderation-test"
@@ -23,7 +24,8 @@ TXN0, TXN1 = f"{GROUP}-articles-0", f"{GROUP}-articles-1"
 
 
 def settings(delivery: str = "exactly-once") -> Settings:
-    return Settings(group_id=GROUP, client_id="mod", delivery=delivery)
+    return Settings(group_id=GROUP, client_id="mod", delivery=delivery, bootstrap_servers="broker:9092",
+                    linger_ms=7, producer_batch_bytes=300_000)
 
 
 def exactly_once(world: World) -> ExactlyOnce:
@@ -116,6 +118,7 @@ def test_a_partitions_batch_is_one_transaction_with_its_offset_inside() -> None:
     assert world.of(TXN0) == [
         ("init_transactions",),
         ("begin_transaction",),
+        ("metadata", "approved"),  # the output topic's partitions, as send() would wait for them
         ("send", "approved", 0, (b"0:10", b"0:11", b"0:12")),
         ("ack", "approved", (b"0:10", b"0:11", b"0:12")),
         ("send_offsets_to_transaction", {P0: 13}, GROUP),
@@ -181,6 +184,7 @@ def test_a_failed_transaction_is_aborted_and_its_producer_never_reused(step: str
         run(delivery.deliver({P0: r0, P1: r1}, out0 + out1))
 
     assert failed.value.partitions == {P0}
+    assert f"injected: {step}" in str(failed.value.cause)  # the cause is what the loop logs
     steps = world.steps(TXN0)
     assert "commit_transaction" not in steps
     assert steps[-2:] == ["abort_transaction", "stop"]
@@ -283,7 +287,7 @@ def test_at_least_once_commits_nothing_when_a_send_fails() -> None:
     with pytest.raises(DeliveryFailed) as failed:
         run(delivery.deliver({P0: records}, out))
 
-    assert failed.value.partitions == {P0}
+    assert failed.value.partitions == {P0} and "injected: ack" in str(failed.value.cause)
     assert "commit" not in world.steps("consumer")
     assert world.steps("mod-producer")[-1] == "stop"
     world.faults.steps.clear()
@@ -300,3 +304,79 @@ def test_at_least_once_a_failed_commit_fails_the_batch() -> None:
     run(delivery.claim({P0}))
     with pytest.raises(DeliveryFailed):
         run(delivery.deliver({P0: [Record(0)]}, [outgoing(P0, 0)]))
+
+
+# --- producers: how they are made and closed -------------------------------------------------------------------
+
+def test_make_delivery_follows_the_setting() -> None:
+    """Prevents the wrong guarantee: `delivery: at-least-once` must never silently run exactly-once, or the
+    reverse."""
+    consumer = World().consumer
+    assert isinstance(make_delivery(settings(), consumer), ExactlyOnce)
+    assert isinstance(make_delivery(settings("at-least-once"), consumer), AtLeastOnce)
+
+
+def test_producers_get_the_configured_options() -> None:
+    """Prevents a producer that ignores the settings (another cluster, default batching), whose requests do
+    not fit the largest decision (1 MB + headers), or whose orphaned transactions outlive the loop's timeout."""
+    world = World()
+    run(exactly_once(world).claim({P0}))
+    run(at_least_once(world).claim({P0}))
+    transactional, plain = (p.options for p in world.producers)
+    for options in (transactional, plain):
+        assert options["bootstrap_servers"] == "broker:9092"
+        assert options["linger_ms"] == 7 and options["max_batch_size"] == 300_000
+        assert options["max_request_size"] == 2 * 1_048_576
+    assert transactional["transaction_timeout_ms"] == delivery_module.TRANSACTION_TIMEOUT_MS
+    assert transactional["retry_backoff_ms"] == delivery_module.TXN_RETRY_BACKOFF_MS
+    assert transactional["client_id"] == "mod-articles-0" and plain["client_id"] == "mod-producer"
+    big = Settings(producer_batch_bytes=4_000_000)
+    assert delivery_module.producer_options(big)["max_request_size"] == 4_000_000
+
+
+def test_a_cancelled_partition_propagates_the_cancellation_not_a_retry() -> None:
+    """Prevents a shutdown from turning into a retry loop: a partition's transaction cancelled by the shutdown
+    raises the cancellation itself, not DeliveryFailed (which the loop would rewind and retry)."""
+    world = World(faults=Faults({"commit_transaction"}, only=TXN0, error=asyncio.CancelledError))
+    delivery = exactly_once(world)
+    run(delivery.claim({P0, P1}))
+    r0, out0 = batch(P0, 0, 1)
+    r1, out1 = batch(P1, 0, 1)
+    with pytest.raises(asyncio.CancelledError):
+        run(delivery.deliver({P0: r0, P1: r1}, out0 + out1))
+
+
+def test_a_producer_that_will_not_stop_is_torn_down_anyway() -> None:
+    """Prevents a shutdown stuck on a broker that is away: when stop() fails, queued batches are failed with a
+    KafkaError (their senders see an ordinary error), and the sender and the connections are closed, each
+    even if the one before failed."""
+    world = World(faults=Faults({"stop", "sender_close"}))
+    delivery = exactly_once(world)
+    run(delivery.claim({P0}))
+    run(delivery.stop())
+    assert world.of(TXN0)[1:] == [
+        ("stop_failed",), ("fail_all", delivery_module.KafkaError), ("sender_close_failed",), ("client_close",),
+    ]
+
+
+def test_a_failed_abort_still_closes_the_producer_and_reports_the_original_failure() -> None:
+    """Prevents a leaked producer and a misleading error: when the abort itself fails (broker away), the
+    producer is closed all the same (the next owner's fence aborts the transaction) and the batch fails with
+    the error that broke it."""
+    world = World(faults=Faults({"commit_transaction", "abort_transaction"}))
+    delivery = exactly_once(world)
+    run(delivery.claim({P0}))
+    with pytest.raises(DeliveryFailed) as failed:
+        run(delivery.deliver({P0: [Record(0)]}, [outgoing(P0, 0)]))
+    assert "injected: commit_transaction" in str(failed.value.cause)
+    assert world.steps(TXN0)[-2:] == ["abort_transaction_failed", "stop"]
+
+
+def test_at_least_once_stop_closes_its_producer() -> None:
+    """Prevents a leaked producer (and its unsent batches) at shutdown."""
+    world = World()
+    delivery = at_least_once(world)
+    run(delivery.claim({P0}))
+    run(delivery.stop())
+    run(delivery.stop())  # twice is harmless
+    assert world.steps("mod-producer") == ["start", "stop"]
