@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit lint schemas bench bench-quick broker clean
+.PHONY: install run test test-unit lint schemas bench bench-quick broker mutation clean
 
 install: $(STAMP)
 
@@ -43,5 +43,14 @@ bench-quick: install
 broker: install
 	$(BIN)/python -m devtools.localkafka run --state-dir .cache/kafka/state-$(or $(KAFKA_VERSION),default) --port 9092
 
+# Mutation testing of service/core and service/kafka/delivery.py against the unit tests (docs/testing.md).
+# Slow (hours for everything on 2 cores), never in CI. A subset: make mutation MUTANTS='service.core.replay*'
+MUTANTS ?=
+mutation: install
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) .cache .pytest_cache mutants

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -64,10 +65,11 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Moderator]:
-    """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end."""
+async def running(settings: Settings, metrics: Any = None) -> AsyncIterator[Moderator]:
+    """The service in this event loop, stopped gracefully (and checked not to have crashed) at the end.
+    ``metrics``: what the policy counts its reloads into (an object with ``count(name)``), e.g. ``Counts``."""
     log = structlog.get_logger("test")
-    moderator = Moderator(settings, Policy(settings, log), log)
+    moderator = Moderator(settings, Policy(settings, log, metrics), log)
     stop = asyncio.Event()
     task = asyncio.create_task(moderator.run(stop))
     try:
@@ -75,6 +77,26 @@ async def running(settings: Settings) -> AsyncIterator[Moderator]:
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+class Counts:
+    """Counts what the policy reports (rules_reloads, rules_reload_failures, key_reloads...), so a test can wait
+    for the reload it expects instead of sleeping and hoping it happened."""
+
+    def __init__(self) -> None:
+        self.seen: collections.Counter[str] = collections.Counter()
+
+    def count(self, name: str) -> None:
+        self.seen[name] += 1
+
+    async def reach(self, name: str, total: int, timeout: float = 30.0) -> None:
+        """Wait until ``name`` was counted ``total`` times (TimeoutError names what never came)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.seen[name] < total:
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise TimeoutError(f"{name} counted {self.seen[name]} times, expected {total}") from None
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],

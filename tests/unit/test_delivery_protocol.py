@@ -350,12 +350,12 @@ def test_a_producer_that_will_not_stop_is_torn_down_anyway() -> None:
     """Prevents a shutdown stuck on a broker that is away: when stop() fails, queued batches are failed with a
     KafkaError (their senders see an ordinary error), and the sender and the connections are closed, each
     even if the one before failed."""
-    world = World(faults=Faults({"stop", "sender_close"}))
+    world = World(faults=Faults({"stop", "sender_close", "client_close"}))
     delivery = exactly_once(world)
     run(delivery.claim({P0}))
     run(delivery.stop())
     assert world.of(TXN0)[1:] == [
-        ("stop_failed",), ("fail_all", delivery_module.KafkaError), ("sender_close_failed",), ("client_close",),
+        ("stop_failed",), ("fail_all", delivery_module.KafkaError), ("sender_close_failed",), ("client_close_failed",),
     ]
 
 
