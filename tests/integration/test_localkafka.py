@@ -185,8 +185,8 @@ def test_a_port_taken_between_choosing_and_binding_is_chosen_again(
         real_pick, picks = process.pick_ports, []
 
         def pick_ports(plaintext: int | None, tls: bool, sasl: bool) -> config.Ports:
-            picks.append(lost if not picks else None)
-            if len(picks) == 1:  # the race, made certain: a port someone else holds
+            picks.append(plaintext)
+            if len(picks) == 1:  # the race, made certain: the first choice is a port someone else holds
                 return config.Ports(plaintext=lost, controller=process.free_port())
             return real_pick(plaintext, tls, sasl)
 
