@@ -85,9 +85,9 @@ def test_the_replay_window_sees_each_decision_with_its_partition_and_offset() ->
     assert out[0].decision.decision == "approved"
     assert codes(out[1]) == ["signature.replay"]
     assert "partition 2 offset 7" in out[1].decision.reasons[0].message
-    other = batch.decide_batch([Record("in", 3, 7, None, b"k", copy, ())], KEYRING, RULES, TOPICS, windows.batch(),
-                               decided_at=DECIDED_AT)
-    assert other[0].decision.decision == "approved"  # another partition has its own window
+    mixed = batch.decide_batch([Record("in", 3, 7, None, b"k", copy, ()), Record("in", 4, 7, None, b"k", copy, ())],
+                               KEYRING, RULES, TOPICS, ReplayWindows().batch(), decided_at=DECIDED_AT)
+    assert [o.decision.decision for o in mixed] == ["approved", "approved"]  # each partition has its own window
 
 
 def test_a_dead_letter_keeps_its_source(monkeypatch) -> None:
@@ -95,3 +95,15 @@ def test_a_dead_letter_keeps_its_source(monkeypatch) -> None:
     monkeypatch.setattr(batch, "decide", lambda *args: 1 / 0)
     (dead,) = batch.decide_batch([record(4, b"x")], KEYRING, RULES, TOPICS, decided_at=DECIDED_AT)
     assert dead.topic == "out.dead" and dead.source == Source("in", 2, 4, int(RECORD_TIME.timestamp() * 1000))
+
+
+def test_the_decision_event_names_its_fields_as_the_contract_says() -> None:
+    """Pins: the published reason fields (code, rule, message, path), and `original` only for a record that
+    could not be decoded into an article (schemas/decision.schema.json, README)."""
+    good, bad = batch.decide_batch([record(0, value(STRANGER)), record(1, b"\x00garbage")], KEYRING, RULES, TOPICS,
+                                   decided_at=DECIDED_AT)
+    decoded, undecodable = orjson.loads(good.value), orjson.loads(bad.value)
+    assert set(decoded["reasons"][0]) == {"code", "rule", "message", "path"}
+    assert decoded["reasons"][0]["path"] == "secured"
+    assert decoded.get("original") is None
+    assert undecodable["original"] is not None

@@ -62,6 +62,7 @@ def test_a_key_files_validity_window_survives_the_round_trip() -> None:
         ({"secret": "AAAA!!!!" + base64.b64encode(SECRET).decode()}, "secret must be standard base64"),
         ({"notBefore": 1767225600}, "notBefore must be an ISO 8601 date-time with a timezone"),
         ({"notBefore": "2027-01-01T00:00:00"}, "notBefore must be an ISO 8601 date-time with a timezone"),
+        ({"notAfter": "next year"}, "notAfter must be an ISO 8601 date-time with a timezone"),
         ({"notBefore": "2027-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z"}, "notBefore must come before"),
         ({"providers": "example.org"}, "providers must be a non-empty list"),
         ({"keyId": "-bad"}, "keyId must be 1-64"),
