@@ -80,3 +80,9 @@ def test_zero_and_false_are_values_not_blanks(field: str, value: object) -> None
     article = make_article(**{field: value})
     assert not fires({"field": field, "blank": True}, article)
     assert fires({"field": field, "blank": False}, article)
+
+
+def test_text_without_a_colon_has_no_scheme() -> None:
+    """Free text that is only a word is not a URL with that scheme."""
+    assert not fires({"field": "category", "scheme": "https"}, make_article(category="https"))
+    assert fires({"field": "category", "scheme": "https"}, make_article(category="https:x"))
