@@ -49,7 +49,7 @@ MUTANTS ?=
 mutation: install
 	$(BIN)/pip install --quiet -e '.[dev,mutation]'
 	rm -rf mutants
-	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)')
 	$(BIN)/mutmut results
 
 clean:
