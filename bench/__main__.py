@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, scaling
+from bench import hostile_memory, report, scaling
 from bench.latency import floor_latency
 from bench.runner import Events, Plan, run_system
 
@@ -61,7 +61,8 @@ def in_process(quick: bool) -> dict:
     return {"stages": {alg: scaling.stages(alg, count=count) for alg in ("hmac", "ed25519")},
             "by_size": scaling.by_size(count=count // 2 if quick else 300),
             "by_rules": scaling.by_rules(count=50 if quick else 200),
-            "tracing": scaling.tracing(count=count)}
+            "tracing": scaling.tracing(count=count),
+            "hostile_memory": hostile_memory.figures(quick)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ STAGES = (
     ("kafka client (aiokafka)", "aiokafka/"),
     ("event loop (asyncio)", "asyncio/"), ("event loop (asyncio)", "selectors.py"),
     ("metrics/health", "service/ops/metrics.py"), ("metrics/health", "service/ops/health.py"),
-    ("policy refresh", "service/files/policy.py"), ("policy refresh", "service/adapters/"),
+    ("policy refresh", "service/files/"),
 )
 
 

@@ -145,6 +145,12 @@ def table(figures: dict) -> str:
         lines += ["", "rules.evaluate() µs per event (2 KB)"]
         lines += [f"  {name:<22}{value:>9}" for name, value in scaling["by_rules"].items()]
     if "tracing" in scaling:
-        lines += ["", "decide step µs per event (decide_batch + tracing hooks, 2 KB HMAC)"]
+        lines += ["", "decide step µs per event (process_batch + tracing hooks, 2 KB HMAC)"]
         lines += [f"  {name:<36}{value:>9}" for name, value in scaling["tracing"].items()]
+    memory = scaling.get("hostile_memory")
+    if memory:
+        laughs, growth = memory["billion_laughs"], memory["growth"]
+        lines += ["", "hostile input, traced memory (tracemalloc)",
+                  f"  billion laughs: {laughs['input_bytes']} bytes in, peak {laughs['peak_traced_bytes']} bytes",
+                  f"  {growth['decisions']} repeated decisions, warm: grew by {growth['grown_bytes']} bytes"]
     return "\n".join(lines)

@@ -123,8 +123,16 @@ def main() -> int:
 
     state = CACHE / "kafka" / "devrun"
     shutil.rmtree(state, ignore_errors=True)
-    print("starting a local Apache Kafka broker (first run downloads it from Maven Central)...", flush=True)
-    with LocalKafka(state) as kafka:
+    from devtools.localkafka.versions import kafka_version
+
+    try:
+        version = kafka_version()
+    except ValueError as exc:  # an unsupported KAFKA_VERSION: one line, no traceback
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    print(f"starting a local Apache Kafka {version.text} broker (first run of a version downloads it from Maven "
+          "Central)...", flush=True)
+    with LocalKafka(state, version=version) as kafka:
         print(f"broker ready at {kafka.bootstrap}", flush=True)
         asyncio.run(main_async(kafka.bootstrap))
     return 0

@@ -72,7 +72,7 @@ class Service:
         self.policy = policy or Policy(settings, log, self.metrics)
         self.metrics.track_policy(self.policy)
         self.health = Health(settings.health_stall_s, settings.ready_stale_s,
-                             keys_loaded=lambda: len(self.policy.current.keyring))
+                             keys_loaded=lambda: self.policy.current.keyring.article_keys)
         self.report = Reports(DecisionLog(log), self.metrics, self.health)
         try:
             self.tracing = make_tracing(settings) if tracing is None else tracing
@@ -200,7 +200,7 @@ def require_keys(settings: Settings, policy: Policy) -> None:
     unlistable = [p for p in policy.key_problems if p.message.startswith(UNLISTABLE)]
     if unlistable:
         raise ConfigError(f"{where}: {unlistable[0].message.removeprefix(UNLISTABLE + ': ')}")
-    if len(policy.current.keyring) == 0 and not settings.allow_no_keys:
+    if policy.current.keyring.article_keys == 0 and not settings.allow_no_keys:
         refused = policy.key_problems
         detail = f"{len(refused)} file(s) refused, first: {refused[0]}" if refused else "no *.key.json file"
         raise ConfigError(f"{where}: no usable verification key ({detail}); add one, or set "

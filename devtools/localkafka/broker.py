@@ -1,7 +1,8 @@
 """LocalKafka: one real Kafka broker process (KRaft, broker+controller) in a state directory.
 
 Lifecycle: start() formats storage on first use, launches the JVM in its own process group and waits
-until the log says `Kafka Server started` and the port accepts connections. stop() sends SIGTERM (clean
+until the log says `Kafka Server started` and the port accepts connections (a first start that loses a
+port to another process between choosing and binding it is retried on fresh ports). stop() sends SIGTERM (clean
 shutdown), then SIGKILL after 30 s; kill() is the crash; restart() comes back on the same ports and data;
 pause()/resume() freeze the JVM with SIGSTOP/SIGCONT (an unresponsive broker, without closing sockets).
 Every running broker is stopped at interpreter exit, and (Linux, main thread) SIGTERMed if we die.
@@ -19,9 +20,12 @@ from pathlib import Path
 
 from devtools.localkafka import config, layout, process
 from devtools.localkafka.layout import BrokerStartError
+from devtools.localkafka.versions import KafkaVersion, kafka_version
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Kafka Server started"
+BIND_FAILED = "Address already in use"  # java.net.BindException's message, in the log or the JVM output
+BIND_ATTEMPTS = 3
 _running: set[LocalKafka] = set()
 _atexit_registered = False
 
@@ -47,7 +51,10 @@ class LocalKafka:
         sasl_users: dict[str, str] | None = None,
         project_root: Path | str = PROJECT_ROOT,
         start_timeout: float = 90.0,
+        version: KafkaVersion | str | None = None,
     ) -> None:
+        # None: $KAFKA_VERSION, else the default release (versions.py)
+        self.version = version if isinstance(version, KafkaVersion) else kafka_version(version)
         self._owns_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="localkafka-") if state_dir is None else state_dir)
         self.log_file = self.state_dir / "server.log"  # the broker's log4j output
@@ -60,7 +67,8 @@ class LocalKafka:
         self.start_seconds: float | None = None  # wall time of the last start(), JVM launch to ready
 
     def __repr__(self) -> str:  # no passwords
-        return f"LocalKafka(state_dir={str(self.state_dir)!r}, ports={self._ports}, pid={self.pid})"
+        return (f"LocalKafka(version={self.version.text}, state_dir={str(self.state_dir)!r}, ports={self._ports}, "
+                f"pid={self.pid})")
 
     @property
     def ports(self) -> config.Ports:
@@ -95,16 +103,36 @@ class LocalKafka:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> LocalKafka:
-        """Start the broker and block until it serves requests; a no-op if it already runs."""
-        global _atexit_registered
+        """Start the broker and block until it serves requests; a no-op if it already runs.
+
+        Ports are chosen free and released before the JVM binds them, so another process may take one in
+        between: a first start that fails to bind is retried on fresh ports (BIND_ATTEMPTS in all).
+        """
         if self.running:
             return self
-        if self._ports is None:
-            self._ports = process.pick_ports(self._port, self._tls, bool(self._sasl_users))
-        props = layout.prepare(self._root, self.state_dir, self._ports, self._tls, self._sasl_users)
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            fresh = self._ports is None
+            if fresh:
+                self._ports = process.pick_ports(self._port, self._tls, bool(self._sasl_users))
+            formatted = (self.state_dir / "data" / "meta.properties").exists()
+            offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+            try:
+                return self._launch()
+            except BrokerStartError:
+                lost_race = BIND_FAILED in process.text_since(self.log_file, offset) + process.tail(self.out_file)
+                if not (fresh and lost_race) or attempt == BIND_ATTEMPTS:
+                    raise
+                self._ports = None
+                if not formatted:  # formatted for the lost ports a moment ago: format again for the new ones
+                    shutil.rmtree(self.state_dir / "data", ignore_errors=True)
+        raise AssertionError("unreachable")
+
+    def _launch(self) -> LocalKafka:
+        global _atexit_registered
+        props = layout.prepare(self._root, self.state_dir, self.ports, self._tls, self._sasl_users, self.version)
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         began = time.monotonic()
-        cmd = layout.java_command(self._root, self.state_dir, "kafka.Kafka", str(props))
+        cmd = layout.java_command(self._root, self.state_dir, self.version, "kafka.Kafka", str(props))
         self._proc = process.spawn(cmd, self.state_dir, self.out_file)
         _running.add(self)
         if not _atexit_registered:

@@ -1,8 +1,9 @@
-"""The broker's server.properties and log4j.properties, rendered from ports and paths.
+"""The broker's server.properties and logging config, rendered from ports, paths and the Kafka line.
 
 One KRaft process is both broker and controller. Every internal topic is set to replication factor 1:
 with Kafka's defaults (3) a single node never hosts `__consumer_offsets` or `__transaction_state`, so
-consumer groups find no coordinator and InitProducerId hangs for minutes.
+consumer groups find no coordinator and InitProducerId hangs for minutes (4.x: the share coordinator's
+state topic too). Logging: log4j2 properties for 4.x, reload4j (log4j 1) properties for 3.x.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.localkafka.tls import TlsFiles
+from devtools.localkafka.versions import KafkaVersion
 
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # Names and passwords go unescaped into JAAS config and StorageTool's --add-scram syntax; refuse the
@@ -47,7 +49,9 @@ def _listeners(ports: Ports) -> tuple[list[str], list[str], list[str]]:
     return listeners, advertised, protocols
 
 
-def server_properties(log_dir: Path, ports: Ports, tls: TlsFiles | None, sasl_users: dict[str, str]) -> str:
+def server_properties(
+    log_dir: Path, ports: Ports, tls: TlsFiles | None, sasl_users: dict[str, str], version: KafkaVersion
+) -> str:
     listeners, advertised, protocols = _listeners(ports)
     lines = [
         "process.roles=broker,controller",
@@ -81,6 +85,8 @@ def server_properties(log_dir: Path, ports: Ports, tls: TlsFiles | None, sasl_us
         "num.io.threads=4",
         "num.recovery.threads.per.data.dir=1",
     ]
+    if version.major >= 4:  # share groups (KIP-932) keep their state in an internal topic: RF 3 by default
+        lines += ["share.coordinator.state.topic.replication.factor=1", "share.coordinator.state.topic.min.isr=1"]
     if tls is not None:
         lines += [
             "ssl.keystore.type=PEM",
@@ -115,8 +121,46 @@ def scram_format_args(sasl_users: dict[str, str]) -> list[str]:
     return args
 
 
+LOG_CONFIG_FILE = "log4j.properties"
+QUIET_LOGGERS = ("kafka.request.logger", "kafka.network.RequestChannel$", "state.change.logger")
+
+
+def log_config(log_file: Path, version: KafkaVersion) -> str:
+    """The broker's logging config for its line: INFO to one file (readiness is read from it), noise off."""
+    return log4j2_properties(log_file) if version.log4j2 else log4j_properties(log_file)
+
+
+def log_config_flags(path: Path, version: KafkaVersion) -> list[str]:
+    """The JVM system properties that point the broker's logging backend at ``path``.
+
+    log4j2 stops logging from its own shutdown hook, which races Kafka's: without the second flag the last
+    lines of a clean shutdown (`shut down completed`) are lost. The file appender flushes every line anyway.
+    """
+    if version.log4j2:
+        return [f"-Dlog4j2.configurationFile={path}", "-Dlog4j2.shutdownHookEnabled=false"]
+    return [f"-Dlog4j.configuration=file:{path}"]
+
+
+def log4j2_properties(log_file: Path) -> str:
+    """log4j2 (Kafka 4.x) in its properties syntax, which needs no YAML or XML parser on the classpath."""
+    lines = [
+        "status=warn",
+        "appender.file.type=File",
+        "appender.file.name=file",
+        f"appender.file.fileName={log_file}",
+        "appender.file.append=true",
+        "appender.file.layout.type=PatternLayout",
+        "appender.file.layout.pattern=[%d] %p %m (%c)%n",
+        "rootLogger.level=INFO",
+        "rootLogger.appenderRef.file.ref=file",
+    ]
+    for index, name in enumerate(QUIET_LOGGERS):
+        lines += [f"logger.quiet{index}.name={name}", f"logger.quiet{index}.level=WARN"]
+    return "\n".join(lines) + "\n"
+
+
 def log4j_properties(log_file: Path) -> str:
-    """reload4j config: INFO to one file (readiness is read from it), noisy request logs off."""
+    """reload4j config (Kafka 3.x): INFO to one file (readiness is read from it), noisy request logs off."""
     return "\n".join(
         [
             "log4j.rootLogger=INFO, file",

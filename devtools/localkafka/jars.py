@@ -1,8 +1,9 @@
-"""Fetch the broker's jars from Maven Central with `mvn`, once per version of kafka/pom.xml.
+"""Fetch the broker's jars from Maven Central with `mvn`, once per Kafka version and version of kafka/pom.xml.
 
-The jars land in `.cache/kafka/libs` (git-ignored). A stamp file holds the sha256 of the pom that produced
-them, so editing the pom (say, a new Kafka release) triggers a fresh copy instead of mixing two versions on
-one classpath. Maven writes into `libs.partial` first and the folder is renamed only once complete, so an
+The jars land in `.cache/kafka/<version>/libs` (git-ignored), one folder per Kafka release, so switching
+KAFKA_VERSION back and forth never mixes two releases on one classpath nor downloads twice. A stamp file
+holds the sha256 of the pom (and version) that produced them, so editing the pom triggers a fresh copy.
+Maven writes into `libs.partial` first and the folder is renamed only once complete, so an
 interrupted download never looks like a usable broker. A file lock keeps parallel test runs from racing.
 """
 
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from devtools.localkafka.versions import KafkaVersion, kafka_version
 from service.errors import UsageError
 
 
@@ -50,17 +52,19 @@ def _looks_complete(libs: Path) -> bool:
     return libs.is_dir() and any(libs.glob("kafka_2.13-*.jar"))
 
 
-def ensure_jars(project_root: Path | str) -> Path:
-    """Return `.cache/kafka/libs` under `project_root`, running Maven first when needed.
+def ensure_jars(project_root: Path | str, version: KafkaVersion | None = None) -> Path:
+    """Return `.cache/kafka/<version>/libs` under `project_root`, running Maven first when needed.
 
-    Maven runs when the folder is missing or `kafka/pom.xml` changed since the last copy.
+    Maven runs when the folder is missing or `kafka/pom.xml` changed since the last copy. ``version``
+    defaults to kafka_version() ($KAFKA_VERSION or the default release).
     Raises ToolMissingError without java/mvn and RuntimeError (with Maven's output) if Maven fails.
     """
+    version = version or kafka_version()
     root = Path(project_root).resolve()
     pom = root / "kafka" / "pom.xml"
-    cache = root / ".cache" / "kafka"
+    cache = root / ".cache" / "kafka" / version.text
     libs, partial, stamp = cache / "libs", cache / "libs.partial", cache / "pom.sha256"
-    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    digest = hashlib.sha256(pom.read_bytes() + f"\n{version.text} {version.maven_profile}".encode()).hexdigest()
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
@@ -70,7 +74,8 @@ def ensure_jars(project_root: Path | str) -> Path:
         find_java()
         mvn = _find_mvn()
         shutil.rmtree(partial, ignore_errors=True)
-        cmd = [mvn, "-B", "-q", "-f", str(pom), f"-Dlibs.dir={partial}", "dependency:copy-dependencies"]
+        cmd = [mvn, "-B", "-q", "-f", str(pom), f"-Dkafka.version={version.text}", "-P", version.maven_profile,
+               f"-Dlibs.dir={partial}", "dependency:copy-dependencies"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not _looks_complete(partial):
             output = (done.stdout + done.stderr)[-4000:]

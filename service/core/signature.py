@@ -65,6 +65,11 @@ class Keyring:
     def keys(self) -> tuple[VerificationKey, ...]:
         return self._keys
 
+    @property
+    def article_keys(self) -> int:
+        """How many keys can verify articles (review-actions keys are held here too, and verify none)."""
+        return sum(key.purpose == ARTICLES for key in self._keys)
+
     def __len__(self) -> int:
         return len(self._keys)
 

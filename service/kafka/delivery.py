@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -144,16 +144,22 @@ async def _started(producer: AIOKafkaProducer) -> AIOKafkaProducer:
     return producer
 
 
+# How a producer is made from its options: AIOKafkaProducer itself, or in tests a recording fake
+# (tests/unit/test_delivery_protocol.py pins the order of calls the protocol depends on).
+ProducerFactory = Callable[..., AIOKafkaProducer]
+
+
 class AtLeastOnce:
-    def __init__(self, settings: Settings, consumer: AIOKafkaConsumer) -> None:
-        self._settings, self._consumer = settings, consumer
+    def __init__(self, settings: Settings, consumer: AIOKafkaConsumer,
+                 producer_factory: ProducerFactory = AIOKafkaProducer) -> None:
+        self._settings, self._consumer, self._new_producer = settings, consumer, producer_factory
         self._producer: AIOKafkaProducer | None = None
 
     async def claim(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         if self._producer is None:
             options = producer_options(self._settings)
-            self._producer = await _started(AIOKafkaProducer(client_id=f"{self._settings.client_id}-producer",
-                                                             **options))
+            self._producer = await _started(self._new_producer(client_id=f"{self._settings.client_id}-producer",
+                                                               **options))
         return {}  # resume where the consumer stands: the committed offset, or the failed batch's first record
 
     async def retain(self, partitions: set[TopicPartition]) -> None:
@@ -180,8 +186,9 @@ class AtLeastOnce:
 
 
 class ExactlyOnce:
-    def __init__(self, settings: Settings, consumer: AIOKafkaConsumer) -> None:
-        self._settings, self._consumer = settings, consumer
+    def __init__(self, settings: Settings, consumer: AIOKafkaConsumer,
+                 producer_factory: ProducerFactory = AIOKafkaProducer) -> None:
+        self._settings, self._consumer, self._new_producer = settings, consumer, producer_factory
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
         self._stopped = False
 
@@ -202,7 +209,7 @@ class ExactlyOnce:
     async def _open(self, tp: TopicPartition) -> None:
         if self._stopped:
             raise KafkaError("delivery stopped")
-        producer = AIOKafkaProducer(
+        producer = self._new_producer(
             client_id=f"{self._settings.client_id}-{tp.topic}-{tp.partition}",
             transactional_id=self.transactional_id(tp),
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,

@@ -29,7 +29,7 @@ PROBE_TIMEOUT_S = 5.0
 class Health:
     def __init__(self, stall_s: float, stale_s: float, keys_loaded: Callable[[], int],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        """``keys_loaded()``: how many verification keys the policy in force holds (read at every probe)."""
+        """``keys_loaded()``: how many article verification keys the policy in force holds (read at every probe)."""
         self.stall_s, self.stale_s, self._clock = stall_s, stale_s, clock
         self.keys_loaded = keys_loaded
         self.last_tick = clock()  # the watcher task: the event loop is responsive

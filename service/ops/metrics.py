@@ -106,15 +106,21 @@ class Metrics:
     def report(self, event: Event) -> None:
         """The loop's hook (service/app.py and service/kafka/ownership.py, through ``Reports``)."""
         match event:
-            case BatchReport(failed=failed) if failed:
-                self.delivery_failures.inc()
             case BatchReport(records=records) if records:
-                self.consumed.inc(records)
+                # A partly failed batch still committed its other partitions: count those (the failed ones are
+                # rewound and counted when they are delivered), so metrics agree with the decision log.
+                if event.failed:
+                    self.delivery_failures.inc()
+                delivered = event.delivered
+                if not delivered:
+                    return
+                self.consumed.inc(sum(len(part) for part in delivered.values()))
                 self.stage_seconds.labels("batch").observe(event.seconds)
-                for tp, lag in event.lag.items():
+                for tp in delivered:
+                    lag = event.lag.get(tp)
                     if lag is not None:
                         self.lag.labels(tp.topic, str(tp.partition)).set(lag)
-                self.count_delivered(event.delivered.values())
+                self.count_delivered(delivered.values())
             case Assignment(owned=owned, revoked=revoked):
                 self.assigned.set(len(owned))
                 for tp in revoked:

@@ -2,7 +2,8 @@
 
 - ``BatchReport``: one per loop turn. An idle turn (nothing fetched) is ``BatchReport()``: it still tells
   health that the loop turns. A failed delivery names its partitions in ``failed`` (they are rewound and decided
-  again) and carries no decisions; a delivered batch carries its outgoing records by source partition.
+  again); ``delivered`` holds the outgoing records, by source partition, of the partitions that were committed
+  (all of them, or in a partly failed batch the others).
 - ``Assignment``: the input partitions this instance owns after a rebalance step, and those it just lost.
 - ``PolicyChange``: what the policy watcher saw (a reload, a failed reload), told to ``Metrics.policy_changed``.
 

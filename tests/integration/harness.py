@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,9 @@ from contract import check as check_contract
 from service.bootstrap import Service
 from service.core.keys import SigningKey
 from service.files.keydir import write_key_file
+from service.files.policy import Policy
 from service.kafka.topics import ensure_topics, service_topics
+from service.ops.reports import PolicyChange
 from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
@@ -69,10 +72,12 @@ async def create_topics(settings: Settings, partitions: int = 3) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, tracing: Any = NO_TRACING) -> AsyncIterator[Service]:
+async def running(settings: Settings, tracing: Any = NO_TRACING, counts: Any = None) -> AsyncIterator[Service]:
     """The service (loop and policy watcher) in this event loop, stopped gracefully (and checked not to have
-    crashed) at the end."""
-    service = Service(settings, structlog.get_logger("test"), tracing=tracing)
+    crashed) at the end. ``counts``: what the policy reports its reloads to (``Counts``), so a test waits for
+    the reload it expects."""
+    log = structlog.get_logger("test")
+    service = Service(settings, log, tracing=tracing, policy=Policy(settings, log, counts) if counts else None)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:
@@ -80,6 +85,26 @@ async def running(settings: Settings, tracing: Any = NO_TRACING) -> AsyncIterato
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+class Counts:
+    """Counts what the policy reports (rules_reloads, rules_reload_failures, key_reloads...), so a test can wait
+    for the reload it expects instead of sleeping and hoping it happened."""
+
+    def __init__(self) -> None:
+        self.seen: collections.Counter[str] = collections.Counter()
+
+    def policy_changed(self, change: PolicyChange) -> None:
+        self.seen[change.value] += 1
+
+    async def reach(self, name: str, total: int, timeout: float = 30.0) -> None:
+        """Wait until ``name`` was counted ``total`` times (TimeoutError names what never came)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.seen[name] < total:
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise TimeoutError(f"{name} counted {self.seen[name]} times, expected {total}") from None
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from harness import (
     DEFAULT_RULES,
+    Counts,
     collect,
     create_topics,
     good_article,
@@ -49,13 +50,14 @@ def test_rules_reload_between_batches_and_a_bad_file_keeps_the_old_rules(kafka_b
 
     async def scenario():
         await create_topics(settings, partitions=1)
-        async with running(settings):
+        counts = Counts()
+        async with running(settings, counts=counts):
             first = await decide_one(settings, article(1), 0)
             rules.write_text(stricter)
-            await asyncio.sleep(1.0)
+            await counts.reach("rules_reloads", 1)
             second = await decide_one(settings, article(2), 1)
             rules.write_text("rules:\n  - id: broken\n    when: { field: nosuchfield, equals: 1 }\n")
-            await asyncio.sleep(1.0)
+            await counts.reach("rules_reload_failures", 1)
             third = await decide_one(settings, article(3), 2)
             return first, second, third
 
@@ -76,14 +78,15 @@ def test_key_rotation_without_restart(kafka_bootstrap, unique_topic_prefix, tmp_
 
     async def scenario():
         await create_topics(settings, partitions=1)
-        async with running(settings):
+        counts = Counts()
+        async with running(settings, counts=counts):
             results = [await decide_one(settings, signed(old, 1), 0)]
             new = make_key(keys, key_id="acme-2026")  # rotation: both keys active
-            await asyncio.sleep(1.0)
+            await counts.reach("key_reloads", 1)
             results.append(await decide_one(settings, signed(new, 2), 1))
             results.append(await decide_one(settings, signed(old, 3), 2))
             (keys / "acme-2025.key.json").unlink()  # the old key is retired
-            await asyncio.sleep(1.0)
+            await counts.reach("key_reloads", 2)
             results.append(await decide_one(settings, signed(old, 4), 3))
             results.append(await decide_one(settings, signed(new, 5), 4))
             return results

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -167,6 +169,35 @@ def test_start_failure_reports_the_broker_log(kafka: LocalKafka) -> None:
     with pytest.raises(BrokerStartError, match=r"(?s)exited with code 1.*Stored node id 7"):
         kafka.start()
     assert not kafka.running
+
+
+def test_a_port_taken_between_choosing_and_binding_is_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker's ports are chosen free, then released until the JVM binds them: another process may take
+    one in between (a flaky start under parallel tests). The first start is retried on fresh ports."""
+    from devtools.localkafka import config, process
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        lost = taken.getsockname()[1]
+        real_pick, picks = process.pick_ports, []
+
+        def pick_ports(plaintext: int | None, tls: bool, sasl: bool) -> config.Ports:
+            picks.append(plaintext)
+            if len(picks) == 1:  # the race, made certain: the first choice is a port someone else holds
+                return config.Ports(plaintext=lost, controller=process.free_port())
+            return real_pick(plaintext, tls, sasl)
+
+        monkeypatch.setattr(process, "pick_ports", pick_ports)
+        broker = LocalKafka(tmp_path / "kafka")
+        try:
+            broker.start()
+            assert len(picks) == 2 and broker.ports.plaintext != lost
+            assert asyncio.run(ensure_topics(broker.bootstrap, {"after-retry": 1})) == ["after-retry"]
+        finally:
+            broker.close()
 
 
 def test_stop_is_clean_even_when_paused_and_escalates_after_timeout(kafka: LocalKafka) -> None:

@@ -4,9 +4,8 @@ the record, not the batch."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import namedtuple
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -22,17 +21,21 @@ ROOT = Path(__file__).parents[2]
 RULES = read_rules(ROOT / "config" / "rules.yaml")
 TOPICS = batch.Topics("out.approved", "out.rejected", "out.dead")
 Record = namedtuple("Record", "topic partition offset timestamp key value headers")
-KEY = SigningKey("unit", "hmac-sha256", frozenset({"reuters.com"}), material=os.urandom(32))
+KEY = SigningKey("unit", "hmac-sha256", frozenset({"reuters.com"}), material=hashlib.sha256(b"unit").digest())
 KEYRING = Keyring([KEY.verification_key()])
 POLICY = batch.PolicySnapshot(KEYRING, RULES)
-NOW_MS = int(datetime.now(UTC).timestamp() * 1000)
+# One fixed moment for the record time, the decision time and the articles' dates: with the clock, the record
+# time was fixed at import while the article date moved, and date rules could see them drift apart.
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
+PUBLISHED = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def article(n: int) -> dict:
     return {
         "category": "news", "title": f"Researchers publish open dataset number {n} for climate models",
         "excerpt": "The dataset covers forty years of regional observations and is released under an open licence.",
-        "publishedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "type": "article",
+        "publishedDateTime": PUBLISHED, "type": "article",
         "webUrl": f"https://www.reuters.com/science/open-climate-dataset-{n}", "quality": 80, "heat": 5,
         "published": False, "provider": {"name": "Reuters", "domain": "reuters.com"}, "topics": ["Climate"],
         "images": [], "related": [],
@@ -55,7 +58,7 @@ def signed(n: int) -> bytes:
 
 def test_each_record_gets_one_outgoing_record_in_input_order_on_the_topic_of_its_decision():
     records = [record(10, signed(1)), record(11, b"\x00\x9f\x92garbage bytes"), record(12, signed(2))]
-    out = decided(records, decided_at=datetime.now(UTC))
+    out = decided(records, decided_at=NOW)
     assert [o.source.offset for o in out] == [10, 11, 12]
     assert [o.topic for o in out] == ["out.approved", "out.rejected", "out.approved"]
     event = orjson.loads(out[1].value)
@@ -75,7 +78,7 @@ def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_byt
 
     monkeypatch.setattr(batch, "decide_record", decide)
     records = [record(0, signed(0)), record(1, b"poison", [("trace", b"abc")], key=b"pk"), record(2, signed(2))]
-    out = decided(records, decided_at=datetime.now(UTC))
+    out = decided(records, decided_at=NOW)
     assert [o.topic for o in out] == ["out.approved", "out.dead", "out.approved"]
     dead = out[1]
     headers = dict(dead.headers)
@@ -92,7 +95,7 @@ def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_byt
 def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blocking_the_partition(monkeypatch):
     monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 2_000)
     big = orjson.dumps(sign_event({**article(3), "excerpt": "x" * 3_000}, KEY))
-    out = decided([record(5, big), record(6, signed(6))], decided_at=datetime.now(UTC))
+    out = decided([record(5, big), record(6, signed(6))], decided_at=NOW)
     assert [o.topic for o in out] == ["out.dead", "out.approved"]
     headers = dict(out[0].headers)
     assert headers["moderation-error-type"] == b"DecisionTooLarge"
@@ -104,7 +107,7 @@ def test_a_decision_too_large_for_the_broker_is_dead_lettered_instead_of_blockin
 def test_a_dead_letter_keeps_the_original_bytes_when_they_fit(monkeypatch):
     garbage = b"\x00" * 3_000  # undecodable: its rejection carries it in base64, 4/3 of its size
     monkeypatch.setattr(batch, "MAX_DECISION_BYTES", 3_600)  # the record fits, its decision does not
-    (dead,) = decided([record(5, garbage)], decided_at=datetime.now(UTC))
+    (dead,) = decided([record(5, garbage)], decided_at=NOW)
     assert dead.topic == "out.dead" and dead.value == garbage
     assert "moderation-original-sha256" not in dict(dead.headers)
 
@@ -117,7 +120,7 @@ def test_a_record_time_no_date_can_hold_falls_back_instead_of_raising():
 def test_an_error_message_is_cut_to_500_characters_and_undecodable_text_does_not_break_the_headers(monkeypatch):
     raising = lambda *a, **k: (_ for _ in ()).throw(ValueError("\udcff" + "y" * 2_000))  # noqa: E731
     monkeypatch.setattr(batch, "decide_record", raising)
-    (dead,) = decided([record(0, b"v", key=None)], decided_at=datetime.now(UTC))
+    (dead,) = decided([record(0, b"v", key=None)], decided_at=NOW)
     message = dict(dead.headers)["moderation-error-message"]
     assert len(message) <= 500 * 3 and message.endswith(b"y")
     assert dead.key is None and dead.value == b"v"
@@ -135,7 +138,7 @@ def test_the_batch_keeps_its_source_partitions_and_a_copy_in_the_same_partition_
 
     copy = signed(7)
     grouped = {("in", 0): [record(0, copy), record(1, copy)], ("in", 1): [Record("in", 1, 0, NOW_MS, b"k", copy, ())]}
-    out = batch.process_batch(grouped, POLICY, datetime.now(UTC), topics=TOPICS, replay=ReplayWindows().batch())
+    out = batch.process_batch(grouped, POLICY, NOW, topics=TOPICS, replay=ReplayWindows().batch())
     assert list(out) == [("in", 0), ("in", 1)]  # the consumer's grouping, not flattened and regrouped
     first, second = (orjson.loads(o.value) for o in out[("in", 0)])
     assert first["decision"] == "approved"

@@ -1,6 +1,7 @@
-"""The container files: docker-compose.yml against the Compose Specification's JSON schema (fetched from
-PyPI by tests/compose_schema.py), then what a schema cannot see: dependencies, health, ports, volumes, Kafka
-listeners, the key hand-off between containers, the app's setting names, Prometheus targets, the Dockerfile.
+"""The container files: docker-compose.yml against the Compose Specification's JSON schema (a copy in
+tests/third_party, pinned by hash in tests/compose_schema.py), then what a schema cannot see: dependencies,
+health, ports, volumes, Kafka listeners, the key hand-off between containers, the app's setting names,
+Prometheus targets, the Dockerfile.
 
 Each semantic check returns the problems it finds; the mutation tests break the real file in one place and
 require the check to report it, so a green run is never a vacuous one.
@@ -459,7 +460,7 @@ def test_the_build_context_holds_only_what_the_image_copies():
     for kept_out in (
         ".git/HEAD",
         ".venv/bin/python",
-        ".cache/kafka/libs/x.jar",
+        ".cache/kafka/4.1.1/libs/x.jar",
         "keys/dev.signing.json",
         "seeds/000.txt",
         "service/__pycache__/app.cpython-311.pyc",

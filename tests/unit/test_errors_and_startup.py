@@ -142,3 +142,15 @@ def test_check_says_where_the_signature_step_stopped(capsys):
     rows = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     steps = {Path(row["source"]).name: row["signature"] for row in rows}
     assert steps["000_eec557f0eb51af83.txt"] == "failed" and steps["006_schema_invalid.md"] == "not reached"
+
+
+def test_a_key_directory_holding_only_the_reviewers_key_does_not_count_as_having_a_key(tmp_path):
+    """A review-actions key verifies no article: with only that one, every signed event would be rejected."""
+    from service.core.keys import ED25519, REVIEW_ACTIONS
+
+    reviewers = SigningKey("reviewers", ED25519, [], None, None, b"r" * 32, purpose=REVIEW_ACTIONS)
+    write_key_file(tmp_path / "reviewers.key.json", reviewers.verification_key())
+    settings, policy = policy_for(tmp_path)
+    assert len(policy.current.keyring) == 1 and policy.current.keyring.article_keys == 0
+    with pytest.raises(errors.ConfigError, match="no usable verification key"):
+        require_keys(settings, policy)

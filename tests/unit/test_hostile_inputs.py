@@ -1,14 +1,17 @@
-"""Hostile records get a rejected decision with a specific reason, in bounded time and memory; nothing raises.
+"""Hostile records get a rejected decision with a specific reason, refused before the work they ask for; nothing
+raises.
 
-Time and memory are measured and printed (``pytest -s``), never asserted: the fuzz properties hold the only
-time bound, a generous per-event hang detector. The corpus of nasty inputs is ``tests/corpus/cases.yaml``.
+Memory is never asserted: it is measured and printed here (``pytest -s``), and the benchmark reports the figures
+(bench/hostile_memory.py: the billion-laughs peak, growth over thousands of repeated decisions). What is
+asserted is structural: which limit refused the record, and where. The only time bound is check_decision's
+per-event hang detector (hostile_world.BUDGET_SECONDS, retried once), not a speed target. The corpus of nasty
+inputs is ``tests/corpus/cases.yaml``.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import gc
 import json
 import os
 import re
@@ -165,8 +168,9 @@ def test_billion_laughs_does_not_expand():
     value = (CORPUS / "files" / "billion-laughs.md").read_bytes()
     decision, seconds, peak = measured(lambda: decide_record(value)[0])
     report("billion laughs (10^9 strings if expanded)", len(value), seconds, peak)
+    # Refused at the first alias, before anything is built from it: nothing can expand. (Its peak memory is a
+    # benchmark figure, bench/hostile_memory.py, not an assertion.)
     assert [reason.code for reason in decision.reasons] == [r.INPUT_YAML_ALIAS]
-    assert peak < 10_000_000  # a fraction of what even one level of expansion would take: it never expanded
 
 
 def test_many_scalar_aliases_of_a_long_string_are_refused():
@@ -301,26 +305,3 @@ class _NoRules:
 
 def test_the_corpus_files_exist():
     assert {case["file"] for case in CASES if "file" in case} <= {p.name for p in Path(CORPUS / "files").iterdir()}
-
-
-def test_deciding_hostile_records_again_and_again_leaks_nothing():
-    """Once allocator free lists and bounded caches (orjson's key cache...) are warm, 2,700 more decisions over the
-    small corpus cases keep ~no traced memory: a leak of even one small object (~30 bytes) per decision would
-    show as 80 KB. The atheris harness shows the same over millions of inputs: its RSS stays flat."""
-    values = [corpus_value(case) for case in CASES if len(corpus_value(case)) < 20_000]
-    tracemalloc.start()  # before warming up: objects replaced in a cache during the measurement then cancel out
-    try:
-        for _ in range(60):
-            for value in values:
-                decide_record(value)
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(40):
-            for value in values:
-                decide_record(value)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    print(f"\n{40 * len(values)} decisions: traced memory grew by {grown} bytes")
-    assert grown < 32_000

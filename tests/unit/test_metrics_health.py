@@ -153,9 +153,26 @@ def test_the_http_server_serves_metrics_and_both_probes():
         server.stop()
 
 
+def test_a_partly_failed_batch_counts_the_partitions_it_committed_and_only_those():
+    """P1 failed (rewound: its records are counted when decided again); P0 was committed and logged, so the
+    metrics count it too: logs and metrics agree, and nothing is counted twice."""
+    metrics = Metrics()
+    delivered = {P0: [outgoing(decision("approved")), outgoing(None, 1)]}
+    metrics.report(BatchReport(records=3, seconds=0.02, delivered=delivered, lag={P0: 4, P1: 8},
+                               failed=frozenset({P1})))
+    found = values(metrics)
+    assert found[("moderation_events_consumed_total", ())] == 2
+    assert found[("moderation_decisions_total", (("decision", "approved"), ("reason", "none")))] == 1
+    assert found[("moderation_dead_lettered_total", ())] == 1
+    assert found[("moderation_delivery_failures_total", ())] == 1
+    assert found[("moderation_consumer_lag", (("partition", "0"), ("topic", "in")))] == 4
+    assert ("moderation_consumer_lag", (("partition", "1"), ("topic", "in"))) not in found
+
+
 def test_a_revoked_partition_stops_exporting_its_lag():
     metrics = Metrics()
-    metrics.report(BatchReport(records=2, seconds=0.01, lag={P0: 5, P1: 9}))
+    delivered = {P0: [outgoing(decision("approved"))], P1: [outgoing(decision("approved"))]}
+    metrics.report(BatchReport(records=2, seconds=0.01, delivered=delivered, lag={P0: 5, P1: 9}))
     metrics.report(Assignment(frozenset({P1}), revoked=frozenset({P0, TopicPartition("in", 7)})))
     found = values(metrics)
     assert ("moderation_consumer_lag", (("partition", "0"), ("topic", "in"))) not in found
