@@ -589,3 +589,82 @@ def test_counting_colons_finds_every_duplicate_key_the_second_parse_finds(text):
 ])
 def test_known_duplicates_are_found(body):
     assert _decode_module.duplicate_json_key(body, orjson.loads(body)).code == "input.duplicate_key"
+
+
+# ---- issue 14: the decision log line through the processor chain in one call -------------------------------------
+
+
+class OldDecisionLog:
+    """service/ops/decision_log.py before issue 14, verbatim: one structlog method call per line."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+
+    def write(self, delivered) -> None:
+        info, error = self.log.info, self.log.error
+        with logs.held_lines():
+            for part in delivered.values():
+                for out in part:
+                    src, d = out.source, out.decision
+                    if d is None:
+                        error("dead_lettered", topic=src.topic, partition=src.partition, offset=src.offset,
+                              error=out.error)
+                        continue
+                    info("decision", topic=src.topic, partition=src.partition, offset=src.offset,
+                         decision=d.decision, reasons=[reason.code for reason in d.reasons],
+                         rules_fired=d.rulesFired, rules_version=d.rulesVersion, signer=d.signer)
+
+
+def _delivered_batch() -> dict:
+    reasons = (Reason("text.banned_term", "title contains 'hunter22-secret'", "banned-terms", "title"),)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    made = [
+        Outgoing("approved", b"k", b"{}", [], Source("in", 0, 1),
+                 Decision("approved", (), ("trusted",), "sha256:v", at, "key-1")),
+        Outgoing("rejected", b"k", b"{}", [], Source("in", 0, 2),
+                 Decision("rejected", reasons, ("banned-terms",), "sha256:v", at)),
+        Outgoing("dead", None, b"x", [], Source("in", 0, 3), None, "ValueError: hunter22-secret went wrong \u2028"),
+    ]
+    return {0: made[:2], 1: made[2:]}
+
+
+def _strip_times(text: str) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k != "timestamp"} for line in text.split("\n") if line]
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error", "critical"])
+@pytest.mark.parametrize("secret", [None, "hunter22-secret"])
+def test_decision_lines_are_what_structlog_method_calls_wrote(level, secret):
+    from service.ops.decision_log import DecisionLog
+    from service.ops.reports import BatchReport
+
+    batch = _delivered_batch()
+    written = {}
+    try:
+        for name, write in (("old", lambda log: OldDecisionLog(log).write(batch)),
+                            ("new", lambda log: DecisionLog(log).report(BatchReport(records=3, delivered=batch)))):
+            out = CountingStream()
+            logs.configure_logging(level, "json", out)
+            logs.register_secret(secret)
+            write(structlog.get_logger("moderation"))
+            written[name] = (_strip_times(out.getvalue()), out.writes)
+            logs.reset_logging()
+    finally:
+        logs.reset_logging()
+    assert written["new"] == written["old"]
+    if secret:
+        assert secret not in json.dumps(written["new"][0])
+
+
+def test_decision_lines_reach_captured_logs_as_method_calls_did():
+    from structlog.testing import capture_logs
+
+    from service.ops.decision_log import DecisionLog
+    from service.ops.reports import BatchReport
+
+    batch = _delivered_batch()
+    with capture_logs() as old:
+        OldDecisionLog(structlog.get_logger("moderation")).write(batch)
+    with capture_logs() as new:
+        DecisionLog(structlog.get_logger("moderation")).report(BatchReport(records=3, delivered=batch))
+    assert new == old and len(new) == 3
