@@ -668,3 +668,26 @@ def test_decision_lines_reach_captured_logs_as_method_calls_did():
     with capture_logs() as new:
         DecisionLog(structlog.get_logger("moderation")).report(BatchReport(records=3, delivered=batch))
     assert new == old and len(new) == 3
+
+
+# ---- issue 14: the scheme of a plain http(s) URL without a regex ----------------------------------------------------
+
+
+def old_url_scheme(value: str) -> str:
+    from service.core.urls import _C0_OR_SPACE, _SCHEME, _TAB_OR_NEWLINE
+
+    found = _SCHEME.match(value)
+    if found is None:
+        found = _SCHEME.match(value.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE))
+    return found.group().lower() if found else ""
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.sampled_from(["", "https:", "http:", "https", "http", "https+x:", "https.:", "http-:", "HTTPS:", " https:",
+                        "\thttp:", "ht\ttps:", "javascript:", "https-", "http"]), st.text(max_size=20))
+@example("https:", "//a.org/")
+@example("http:", "s://a.org/")
+def test_url_schemes_are_read_as_by_the_regex(prefix, rest):
+    from service.core.urls import url_scheme
+
+    assert url_scheme(prefix + rest) == old_url_scheme(prefix + rest)
