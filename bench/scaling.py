@@ -21,8 +21,9 @@ from service.core.canonical import canonical_bytes
 from service.core.decide import decide
 from service.core.decode import decode_event
 from service.core.envelope import Source, decision_event, encode
+from service.core.intake import read_article
 from service.core.rules import load_rules
-from service.core.signature import Keyring, verify_document
+from service.core.signature import Keyring, verify_document, verify_signature
 
 RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 TOPICS = Topics("approved", "rejected", "dead")
@@ -89,8 +90,11 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
     return {
         "decode": per_item_us(decode_event, values),
         "validate": per_item_us(Article.model_validate, documents),
+        "decode + validate (read_article, as decide() runs them)": per_item_us(read_article, values),
         "canonical": per_item_us(canonical_bytes, documents),
         "verify (canonical + crypto)": per_item_us(lambda d: verify_document(d, keyring, now), documents),
+        "verify, as decide() runs it (no type walk)": per_item_us(
+            lambda d: verify_signature(d, keyring, now, values_checked=True), documents),
         "rules": per_item_us(lambda p: rules.evaluate(p[0], p[1], now), pairs),
         "envelope (build + orjson)": per_item_us(lambda d: encode(decision_event(d, source, None, now)), decisions),
         "decide()": per_item_us(lambda v: decide(v, [], keyring, rules, now), values),
