@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["scaling"] = in_process(args.quick)
     figures["ratios"] = report.ratios(runs)
     figures["offloading"] = report.offloading(runs)
+    figures["events_per_cpu_second"] = report.events_per_cpu_second(runs)
     services = {r["delivery"]: {} for r in runs}
     for run in runs:
         if run["system"] == "service":

@@ -8,7 +8,9 @@ Two formats are accepted, told apart by their first non-blank bytes (after an op
 
 Then the limits (``limits.py``) are checked on the decoded tree, the same way for both formats (front matter is
 also held to the depth and count limits while it is read). Cheap checks come first, so hostile input costs the
-least: size before parsing, parsing before the tree walk, the walk before the duplicate-key parse.
+least: size before parsing, parsing before the tree walk, the walk before the duplicate-key check.
+``decode_event`` is ``parse_event`` (bytes -> a mapping) then ``check_event`` (limits, duplicate keys);
+``intake.read_article`` calls the two halves itself, with the article schema between them for small JSON records.
 
 Front matter may not hold the characters YAML 1.1 counts as line breaks and YAML 1.2 as text (U+0085, U+2028,
 U+2029) written as themselves: libyaml (YAML 1.1) folds U+0085 to a space inside a quoted value, a YAML 1.2 reader
@@ -19,7 +21,8 @@ Duplicate keys are refused in both formats (``input.duplicate_key``), not resolv
 duplicate wins (orjson, PyYAML, Python and Go take the last, others the first or fail), so one record could show
 one reader a different article from the one that was moderated and whose signature was checked. RFC 8259 leaves
 the meaning undefined; I-JSON (RFC 7493) forbids duplicates. No serialiser of a map writes them, so only a
-hand-made (or hostile) record is refused.
+hand-made (or hostile) record is refused. Most records are shown to hold none by counting colons (~3 µs,
+``duplicate_json_key``); the rest are parsed a second time by Python's json module, which sees every key.
 """
 
 from __future__ import annotations
