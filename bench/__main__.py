@@ -72,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--producer-options", default="", help="JSON merged over the producer options of both "
                         "the service and the relay, to measure a proposed setting (e.g. '{\"linger_ms\": 10}')")
     parser.add_argument("--delivery", choices=("at-least-once", "exactly-once"), help="full mode: only this one")
+    parser.add_argument("--service-env", default="", help='JSON of MODERATION_* settings for the service runs '
+                        'only, e.g. \'{"MODERATION_BATCH_MAX_RECORDS": 1000}\' (what-if, like --producer-options)')
     parser.add_argument("--profile", type=Path, help="record each service run with py-spy into this directory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # aiokafka's retries on fresh topics are expected noise
     plan = dataclasses.replace(QUICK if args.quick else FULL, producer_options=args.producer_options,
-                               profile_dir=str(args.profile or ""))
+                               service_env=args.service_env, profile_dir=str(args.profile or ""))
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["scaling"] = in_process(args.quick)
     figures["ratios"] = report.ratios(runs)
     figures["offloading"] = report.offloading(runs)
+    figures["events_per_cpu_second"] = report.events_per_cpu_second(runs)
     services = {r["delivery"]: {} for r in runs}
     for run in runs:
         if run["system"] == "service":

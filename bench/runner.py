@@ -12,6 +12,7 @@ Phases of a run (definitions in docs/benchmarks.md):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -39,6 +40,7 @@ class Plan:
     timeout_s: float = 120.0
     producer_options: str = ""  # JSON merged over the service's producer options, in both systems (what-if)
     profile_dir: str = ""  # py-spy recordings of the service runs go here (bench/profile.py)
+    service_env: str = ""  # JSON object of MODERATION_* settings for the service runs (what-if: a loop setting)
 
 
 def _service_argv() -> list[str]:
@@ -46,8 +48,8 @@ def _service_argv() -> list[str]:
     return [str(script), "run"] if script.exists() else [sys.executable, "-m", "service", "run"]
 
 
-def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Path, log: Path, what_if: str
-           ) -> Child:
+def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Path, log: Path, what_if: str,
+           service_env: str = "") -> Child:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_") and k != "KAFKA_BOOTSTRAP_SERVERS"}
     if system == "relay":
         argv = [sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--input", f"{prefix}in",
@@ -64,6 +66,7 @@ def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Pa
     })
     if system == "service-inline":  # no offloading: batches decided on the event loop thread
         env["MODERATION_DECIDE_THREADS"] = "0"
+    env.update({name: str(value) for name, value in (json.loads(service_env) if service_env else {}).items()})
     argv = [sys.executable, "-m", "bench.patched", what_if] if what_if else _service_argv()
     return Child(argv, env, log, ROOT)
 
@@ -103,7 +106,7 @@ async def run_system(system: str, delivery: str, algorithm: str, bootstrap: str,
     collector = Collector(bootstrap, outputs)
     await collector.start()
     child = _start(system, delivery, bootstrap, prefix, keys_dir, workdir / f"{prefix}log.txt",
-                   plan.producer_options)
+                   plan.producer_options, plan.service_env)
     started = time.time()
     spy = None
     if plan.profile_dir and system == "service":

@@ -33,12 +33,18 @@ _SCALARS = frozenset((str, int, bool, type(None)))
 MAX_DEPTH = 200  # orjson itself stops at 255 with an error; events are a few levels deep
 
 
-def canonical_bytes(document: Mapping) -> bytes:
-    """The document minus ``secured``, in canonical form. Raises CanonicalError, never anything else."""
+def canonical_bytes(document: Mapping, *, checked: bool = False) -> bytes:
+    """The document minus ``secured``, in canonical form. Raises CanonicalError, never anything else.
+
+    ``checked``: the caller knows every value is a str, int, bool, None, dict or list of exactly these types
+    (what orjson decodes, less floats: an article the schema accepted), so the walk refusing other types
+    (~2 µs for a 2 KB event) is skipped; integers beyond 53 bits are still refused, by orjson.
+    """
     if not isinstance(document, Mapping):
         raise CanonicalError(f"an event must be a JSON object, not {type(document).__name__}")
     content = {key: value for key, value in document.items() if key != SECURED}
-    _refuse_unsigned_types(content.values())
+    if not checked:
+        _refuse_unsigned_types(content.values())
     try:
         return orjson.dumps(content, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:  # surrogates, > 53-bit integers, too deep

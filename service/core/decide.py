@@ -7,7 +7,8 @@ check.
 
 Steps, each ending the decision early with a rejection when it fails:
   1. decode   bytes -> JSON values (``input.*`` reasons)
-  2. validate JSON values -> Article (``schema.*`` reasons, with field paths)
+  2. validate JSON values -> Article (``schema.*`` reasons, with field paths); steps 1 and 2 are
+              ``intake.read_article``, which checks a small JSON record's schema before its limits (same reasons)
   3. verify   the ``secured`` signature against the keyring (``signature.*``); skipped when keyring is None,
               which only rule dry-runs (``moderation rules diff``) ask for
   4. rules    the publish rules, evaluated against ``now``: approved, rejected, or "review" (held for a person)
@@ -29,7 +30,8 @@ from pydantic import ValidationError
 from service.core import reasons as r
 from service.core.article import Article
 from service.core.decision import Decision, Outcome
-from service.core.decode import DEFAULT_LIMITS, Limits, decode_event
+from service.core.intake import read_article
+from service.core.limits import DEFAULT_LIMITS, Limits
 from service.core.reasons import Reason
 from service.core.replay import ReplayBatch
 from service.core.signature import Keyring, verify_signature
@@ -90,18 +92,19 @@ def decide_record(
 def _decide(value: bytes | None, keyring: Keyring | None, rules: RulesLike, now: datetime,
             limits: Limits) -> tuple[Decision, bytes | None]:
     """The decision, and the nonce of its verified signature (None when unsigned or not verified)."""
-    document = decode_event(value, limits)
-    if isinstance(document, Reason):
-        return _rejected((document,), rules, now), None
-    try:
-        article = Article.model_validate(document)
-    except ValidationError as exc:
+    read = read_article(value, limits)  # decode_event, then the schema (service/core/intake.py)
+    if isinstance(read, Reason):
+        return _rejected((read,), rules, now), None
+    if isinstance(read, ValidationError):
         # Not an article: the decision's ``article`` stays None (the published contract types it as an
         # Article), and the envelope carries the record's bytes in ``original`` instead.
-        return _rejected(schema_reasons(exc), rules, now), None
+        return _rejected(schema_reasons(read), rules, now), None
+    document, article = read
     signer = nonce = None
     if keyring is not None:
-        verified = verify_signature(document, keyring, now)
+        # An accepted article holds only JSON values the canonical form writes as they are (no floats, bounded
+        # integers): the canonical encoder need not walk it to refuse other types.
+        verified = verify_signature(document, keyring, now, values_checked=True)
         if isinstance(verified, Reason):
             return _rejected((verified,), rules, now, document), None
         signer, nonce = verified.key_id, verified.nonce

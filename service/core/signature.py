@@ -127,10 +127,13 @@ def verify_document(document: Mapping, keyring: Keyring, now: datetime) -> str |
     return verified if isinstance(verified, Reason) else verified.key_id
 
 
-def verify_signature(document: Mapping, keyring: Keyring, now: datetime) -> Verified | Reason:
+def verify_signature(document: Mapping, keyring: Keyring, now: datetime, *,
+                     values_checked: bool = False) -> Verified | Reason:
     """The key that signed ``document`` and the nonce, or why it cannot be trusted. ``secured`` is parsed once.
 
     ``now`` must be timezone-aware (a naive one is a programming error and raises ValueError).
+    ``values_checked``: ``document`` is known to hold only JSON values of the canonical form's types
+    (``canonical_bytes(..., checked=True)``), as an article the schema accepted does.
     """
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise ValueError("verify_document needs a timezone-aware datetime for now")
@@ -157,7 +160,7 @@ def verify_signature(document: Mapping, keyring: Keyring, now: datetime) -> Veri
         expected = ", ".join(sorted({f"{TAG_LENGTH[k.algorithm]} ({k.algorithm})" for k in usable}))
         return _malformed(f"has a {len(tag)}-byte tag; the keys for {_quote(domain)} expect {expected}")
     try:
-        message = signing_input(nonce, canonical_bytes(document))
+        message = signing_input(nonce, canonical_bytes(document, checked=values_checked))
     except CanonicalError as exc:
         return Reason(r.SIGNATURE_INVALID, f"the event cannot have been signed: {exc}", path=SECURED)
     for key in fitting:

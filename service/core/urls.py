@@ -45,7 +45,11 @@ _NOT_A_HOST = re.compile(r"[/\\?#@:\s]")
 
 def url_scheme(value: str) -> str:
     """The scheme, lower case, as a browser reads it: ``" JaVa<tab>Script:x"`` is ``javascript``; "" if none."""
-    found = _SCHEME.match(value)  # the usual case: nothing to strip before the scheme, no tab inside it
+    if value.startswith("https:"):  # the usual case, without a regex (~0.3 µs each, several URLs an event)
+        return "https"
+    if value.startswith("http:"):
+        return "http"
+    found = _SCHEME.match(value)  # nothing to strip before the scheme, no tab inside it
     if found is None:
         found = _SCHEME.match(value.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE))
     return found.group().lower() if found else ""

@@ -8,11 +8,13 @@ secret masking, the batched log write, per-batch metric counting, and the produc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -28,12 +30,17 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from service.core.article import Image, Provider, _must_be_web_url
+from service.core import decode as _decode_module
+from service.core import reasons as _r
+from service.core.article import Article, Image, Provider, _must_be_web_url
 from service.core.batch import Outgoing
-from service.core.decide import schema_reasons
+from service.core.decide import decide, schema_reasons
 from service.core.decision import Decision
 from service.core.envelope import Source, _iso, decision_event, encode
+from service.core.intake import SCHEMA_BOUNDS, read_article, shortcut_bytes
+from service.core.limits import DEFAULT_LIMITS, Limits, check_tree
 from service.core.reasons import Reason
+from service.core.signature import verify_signature
 from service.kafka import delivery
 from service.ops import logs
 from service.ops.metrics import Metrics
@@ -370,3 +377,317 @@ def test_records_are_batched_per_partition_where_send_would_put_them_in_order_sp
                 assert partition in producer._metadata.available_partitions_for_topic(topic)
             else:  # exactly where send() would have put it
                 assert partition == producer._partition(topic, None, None, None, out.key, out.value)
+
+
+# ---- issue 14: one pass from bytes to the article ----------------------------------------------------------------
+# The reference is the decide() of before: decode_event (limits walk, then the duplicate-key second parse on every
+# JSON record), then the schema, then the signature with the canonical encoder's type walk. Held verbatim below
+# (its helpers, unchanged, are called from the modules); the new decide() must give equal decisions, every field.
+
+
+
+def old_decode_event(value, limits=DEFAULT_LIMITS):
+    if not value:
+        return Reason(_r.INPUT_EMPTY, "the record has no value")
+    if len(value) > limits.max_record_bytes:
+        return Reason(_r.INPUT_TOO_LARGE, f"the record has {len(value)} bytes; the limit is {limits.max_record_bytes}")
+    body = value[3:] if value.startswith(_decode_module._BOM) else value
+    head = body.lstrip(_decode_module._BLANK)[:3]
+    if not head:
+        return Reason(_r.INPUT_EMPTY, "the record holds only white space")
+    if head[:1] == b"{":
+        document = _decode_module._decode_json(body)
+    elif head == b"---":
+        document = _decode_module._decode_front_matter(body, limits)
+    elif head[:1] in b'["-0123456789tfn':
+        return Reason(_r.INPUT_NOT_AN_OBJECT, "the event must be a JSON object, not another JSON value")
+    else:
+        return Reason(_r.INPUT_UNKNOWN_FORMAT, "the record is neither a JSON object nor a front-matter document")
+    if isinstance(document, Reason):
+        return document
+    if not isinstance(document, dict):
+        return Reason(_r.INPUT_NOT_AN_OBJECT, "the event must be a JSON object (front matter: a mapping of fields)")
+    problem = check_tree(document, limits)
+    if problem is None and head[:1] == b"{":
+        problem = _decode_module._duplicate_json_key(body)
+    return document if problem is None else problem
+
+
+def old_decide(value, keyring, rules, now, limits=DEFAULT_LIMITS) -> Decision:
+    def rejected(why, document=None):
+        return Decision(decision="rejected", reasons=why, rulesFired=(), rulesVersion=rules.version,
+                        evaluatedAt=now, article=document)
+
+    document = old_decode_event(value, limits)
+    if isinstance(document, Reason):
+        return rejected((document,))
+    try:
+        article = Article.model_validate(document)
+    except ValidationError as exc:
+        return rejected(schema_reasons(exc))
+    signer = None
+    if keyring is not None:
+        verified = verify_signature(document, keyring, now)  # values_checked=False: the canonical type walk
+        if isinstance(verified, Reason):
+            return rejected((verified,), document)
+        signer = verified.key_id
+    outcome = rules.evaluate(article, document, now)
+    return Decision(decision=outcome.decision, reasons=tuple(outcome.reasons), rulesFired=tuple(outcome.fired),
+                    rulesVersion=rules.version, evaluatedAt=now, signer=signer, article=document)
+
+
+def old_read(value, limits=DEFAULT_LIMITS):
+    """What decode_event + model_validate gave: ("doc", document), ("input", reason) or ("schema", reasons)."""
+    document = old_decode_event(value, limits)
+    if isinstance(document, Reason):
+        return ("input", document)
+    try:
+        Article.model_validate(document)
+    except ValidationError as exc:
+        return ("schema", schema_reasons(exc))
+    return ("doc", document)
+
+
+def new_read(value, limits=DEFAULT_LIMITS):
+    found = read_article(value, limits)
+    if isinstance(found, Reason):
+        return ("input", found)
+    if isinstance(found, ValidationError):
+        return ("schema", schema_reasons(found))
+    assert found[1] == Article.model_validate(found[0])
+    return ("doc", found[0])
+
+
+# Limits tighter than the schema's bounds (the shortcut is off) and exactly at them (it is on).
+TIGHT_LIMITS = [Limits(max_depth=4), Limits(max_items=199), Limits(max_key_chars=16), Limits(max_values=40),
+                Limits(max_string_chars=30), Limits(max_record_bytes=500)]
+AT_BOUNDS = Limits(max_depth=5, max_items=200, max_key_chars=17, max_values=2_500, max_string_chars=3_000)
+
+
+def test_the_schema_bounds_are_read_from_the_article_model():
+    assert SCHEMA_BOUNDS == (5, 200, 17)
+    assert shortcut_bytes(DEFAULT_LIMITS) == 10_000 and shortcut_bytes(AT_BOUNDS) == 2_500
+    assert all(shortcut_bytes(limits) == 0 for limits in TIGHT_LIMITS[:3])
+
+
+def _bench_world():
+    from bench.generator import signed_events, signing_key
+    from service.core.rules import load_rules
+    from service.core.signature import Keyring
+
+    rules_path = Path(__file__).parents[2] / "config" / "rules.yaml"
+    return signed_events, signing_key, Keyring, load_rules(rules_path.read_text(), str(rules_path))
+
+
+@pytest.mark.parametrize("algorithm", ["hmac", "ed25519"])
+@pytest.mark.parametrize("size", ["1k", "2k", "8k"])
+def test_bench_corpus_decisions_are_unchanged(algorithm, size):
+    signed_events, signing_key, keyring_of, rules = _bench_world()
+    now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    key = signing_key(algorithm)
+    keyring = keyring_of([key.verification_key()])
+    values = signed_events(60, key, now, size)
+    decisions = [decide(v, [], keyring, rules, now) for v in values]
+    assert decisions == [old_decide(v, keyring, rules, now) for v in values]
+    assert {d.decision for d in decisions} == {"approved", "rejected"}  # both outcomes are compared
+
+
+def test_hostile_corpus_decisions_are_unchanged():
+    from hostile_world import KEYRING, NOW, RULES
+    from test_hostile_inputs import CASES, corpus_value
+
+    for case in CASES:
+        value = corpus_value(case)
+        assert decide(value, (), KEYRING, RULES, NOW) == old_decide(value, KEYRING, RULES, NOW), case["name"]
+
+
+def _compact_signed(document: dict) -> bytes:
+    """The document signed when it can be, as compact JSON (the form that takes the shortcut)."""
+    from hostile_world import signed
+
+    from service.core.canonical import CanonicalError
+
+    with contextlib.suppress(CanonicalError, TypeError, ValueError):
+        document = signed(document)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def _fuzz_inputs():
+    from test_fuzz_core import SEED_FORMS, edited_documents, encoded, mutated_bytes
+
+    return st.one_of(
+        st.integers(0, len(SEED_FORMS) - 1).flatmap(lambda i: mutated_bytes(SEED_FORMS[i])),
+        st.builds(encoded, edited_documents(), st.sampled_from(["json", "front-matter"])),
+        st.builds(_compact_signed, edited_documents()),
+        st.binary(max_size=600).map(lambda tail: b"{" + tail),
+    )
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(_fuzz_inputs())
+def test_fuzz_corpus_decisions_are_unchanged(value):
+    from hostile_world import KEYRING, NOW, RULES
+
+    assert decide(value, (), KEYRING, RULES, NOW) == old_decide(value, KEYRING, RULES, NOW)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(_fuzz_inputs(), st.sampled_from([*TIGHT_LIMITS, AT_BOUNDS]))
+def test_reading_under_other_limits_is_unchanged(value, limits):
+    assert new_read(value, limits) == old_read(value, limits)
+
+
+# JSON texts built to fool a key count: duplicates at every level, colons in keys and values, escaped colons and
+# quotes, white space around colons, NUL escapes; over many objects.
+_KEYS = st.sampled_from(["title", "a", "a:b", ":", "url", 'q"', "x\\y", "é:"])
+_SCALARS = st.one_of(st.sampled_from(["", ":", "a:b", "https://a.org/", '"":', "\\u003a", "\x00"]), st.integers(0, 9),
+                     st.none(), st.booleans())
+
+
+@st.composite
+def json_texts(draw, depth: int = 0) -> str:
+    def spelled(value: str) -> str:  # as json.dumps writes it, or with its colons escaped
+        text = draw(st.sampled_from([json.dumps(value), json.dumps(value, ensure_ascii=False)]))
+        return text.replace(":", draw(st.sampled_from([":", "\\u003a", "\\u003A"])))
+
+    def scalar() -> str:
+        value = draw(_SCALARS)
+        return spelled(value) if isinstance(value, str) else json.dumps(value)
+
+    def key() -> str:
+        return spelled(draw(_KEYS))
+
+    colon = draw(st.sampled_from([":", ":", " :", "\n: ", "\t:"]))
+    entries = []
+    for _ in range(draw(st.integers(0, 4))):
+        inner = draw(json_texts(depth + 1)) if depth < 3 and draw(st.booleans()) else scalar()
+        entries.append(f"{key()}{colon}{inner}")
+    if draw(st.booleans()) and depth < 3:
+        return "[" + ",".join(draw(json_texts(depth + 1)) for _ in range(draw(st.integers(0, 3)))) + "]"
+    return "{" + ",".join(entries) + "}"
+
+
+def _slow_duplicate(body: bytes):
+    return _decode_module._duplicate_json_key(body)
+
+
+@settings(max_examples=1_500, deadline=None, database=None)
+@given(json_texts())
+def test_counting_colons_finds_every_duplicate_key_the_second_parse_finds(text):
+    body = text.encode()
+    document = orjson.loads(body)
+    if type(document) is not dict:
+        document = {"wrapped": document}
+        body = b'{"wrapped":' + body + b"}"
+    assert _decode_module.duplicate_json_key(body, document) == _slow_duplicate(body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a":1,"a":2}', b'{"a":"x:y","a":"z"}', b'{"a" :1,"a":2}', b'{"a":{"b":1,"b":1}}',
+    b'{"a":[{"b":1},{"b":1,"b":2}]}',
+    b'{"a":"\\u003a","a":1}', b'{"a\\u003a":1,"a:":2}', b'{"k":"\\":","k":0}', b'{"title":"a","title":"a"}',
+])
+def test_known_duplicates_are_found(body):
+    assert _decode_module.duplicate_json_key(body, orjson.loads(body)).code == "input.duplicate_key"
+
+
+# ---- issue 14: the decision log line through the processor chain in one call -------------------------------------
+
+
+class OldDecisionLog:
+    """service/ops/decision_log.py before issue 14, verbatim: one structlog method call per line."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+
+    def write(self, delivered) -> None:
+        info, error = self.log.info, self.log.error
+        with logs.held_lines():
+            for part in delivered.values():
+                for out in part:
+                    src, d = out.source, out.decision
+                    if d is None:
+                        error("dead_lettered", topic=src.topic, partition=src.partition, offset=src.offset,
+                              error=out.error)
+                        continue
+                    info("decision", topic=src.topic, partition=src.partition, offset=src.offset,
+                         decision=d.decision, reasons=[reason.code for reason in d.reasons],
+                         rules_fired=d.rulesFired, rules_version=d.rulesVersion, signer=d.signer)
+
+
+def _delivered_batch() -> dict:
+    reasons = (Reason("text.banned_term", "title contains 'hunter22-secret'", "banned-terms", "title"),)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    made = [
+        Outgoing("approved", b"k", b"{}", [], Source("in", 0, 1),
+                 Decision("approved", (), ("trusted",), "sha256:v", at, "key-1")),
+        Outgoing("rejected", b"k", b"{}", [], Source("in", 0, 2),
+                 Decision("rejected", reasons, ("banned-terms",), "sha256:v", at)),
+        Outgoing("dead", None, b"x", [], Source("in", 0, 3), None, "ValueError: hunter22-secret went wrong \u2028"),
+    ]
+    return {0: made[:2], 1: made[2:]}
+
+
+def _strip_times(text: str) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k != "timestamp"} for line in text.split("\n") if line]
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error", "critical"])
+@pytest.mark.parametrize("secret", [None, "hunter22-secret"])
+def test_decision_lines_are_what_structlog_method_calls_wrote(level, secret):
+    from service.ops.decision_log import DecisionLog
+    from service.ops.reports import BatchReport
+
+    batch = _delivered_batch()
+    written = {}
+    try:
+        for name, write in (("old", lambda log: OldDecisionLog(log).write(batch)),
+                            ("new", lambda log: DecisionLog(log).report(BatchReport(records=3, delivered=batch)))):
+            out = CountingStream()
+            logs.configure_logging(level, "json", out)
+            logs.register_secret(secret)
+            write(structlog.get_logger("moderation"))
+            written[name] = (_strip_times(out.getvalue()), out.writes)
+            logs.reset_logging()
+    finally:
+        logs.reset_logging()
+    assert written["new"] == written["old"]
+    if secret:
+        assert secret not in json.dumps(written["new"][0])
+
+
+def test_decision_lines_reach_captured_logs_as_method_calls_did():
+    from structlog.testing import capture_logs
+
+    from service.ops.decision_log import DecisionLog
+    from service.ops.reports import BatchReport
+
+    batch = _delivered_batch()
+    with capture_logs() as old:
+        OldDecisionLog(structlog.get_logger("moderation")).write(batch)
+    with capture_logs() as new:
+        DecisionLog(structlog.get_logger("moderation")).report(BatchReport(records=3, delivered=batch))
+    assert new == old and len(new) == 3
+
+
+# ---- issue 14: the scheme of a plain http(s) URL without a regex ----------------------------------------------------
+
+
+def old_url_scheme(value: str) -> str:
+    from service.core.urls import _C0_OR_SPACE, _SCHEME, _TAB_OR_NEWLINE
+
+    found = _SCHEME.match(value)
+    if found is None:
+        found = _SCHEME.match(value.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE))
+    return found.group().lower() if found else ""
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.sampled_from(["", "https:", "http:", "https", "http", "https+x:", "https.:", "http-:", "HTTPS:", " https:",
+                        "\thttp:", "ht\ttps:", "javascript:", "https-", "http"]), st.text(max_size=20))
+@example("https:", "//a.org/")
+@example("http:", "s://a.org/")
+def test_url_schemes_are_read_as_by_the_regex(prefix, rest):
+    from service.core.urls import url_scheme
+
+    assert url_scheme(prefix + rest) == old_url_scheme(prefix + rest)
