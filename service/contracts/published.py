@@ -30,18 +30,9 @@ def checkout_dir() -> Path | None:
 
 
 def write(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in documents().items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return schemas.write(directory, documents())
 
 
 def drifted(directory: Path) -> list[str]:
     """Names of the files in ``directory`` that are missing or differ from the models."""
-    return [
-        name for name, text in documents().items()
-        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != text
-    ]
+    return schemas.drifted(directory, documents())

@@ -62,19 +62,20 @@ def generated() -> dict[str, str]:
     }
 
 
-def write(directory: Path) -> list[Path]:
+def write(directory: Path, documents: dict[str, str] | None = None) -> list[Path]:
+    """Write ``documents`` (file name -> text; the schemas when None) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in generated().items():
+    for name, text in (generated() if documents is None else documents).items():
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
 
-def drifted(directory: Path) -> list[str]:
-    """Names of schema files that are missing or differ from the models."""
+def drifted(directory: Path, documents: dict[str, str] | None = None) -> list[str]:
+    """Names of the files (the schemas when None) that are missing in ``directory`` or differ from the models."""
     return [
-        name for name, text in generated().items()
+        name for name, text in (generated() if documents is None else documents).items()
         if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != text
     ]
