@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -240,12 +240,18 @@ class ExactlyOnce:
             raise DeliveryFailed(failed, errors[0])
 
     async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: Sequence[Outgoing]) -> None:
+        await self.transaction(tp, next_offset, lambda producer: _send_all(producer, outgoing))
+
+    async def transaction(self, tp: TopicPartition, next_offset: int,
+                          send: Callable[[AIOKafkaProducer], Awaitable[None]]) -> None:
+        """One transaction on ``tp``'s producer: ``send(producer)``, then ``tp``'s offset, then commit; all or
+        nothing. The review settler's transactions (service/review/transaction.py) are made here too."""
         producer = self._producers.get(tp)
         if producer is None:
             raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
         try:
             await producer.begin_transaction()
-            await _send_all(producer, outgoing)
+            await send(producer)
             await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
             await producer.commit_transaction()
         except BaseException:

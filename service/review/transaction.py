@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
-from service.kafka.delivery import ExactlyOnce, abort_and_close
+from service.kafka.delivery import ExactlyOnce
 from service.settings import Settings
 
 # (topic, partition or None for the key's, key, value, headers)
@@ -34,19 +33,12 @@ def hashed_partition(key: bytes, partitions: int) -> int:
 
 class SettleDelivery(ExactlyOnce):
     async def commit(self, tp: TopicPartition, next_offset: int, outgoing: list[Outgoing]) -> None:
-        """One transaction: ``outgoing`` and the actions partition's offset ``next_offset``; all or nothing."""
-        producer = self._producers.get(tp)
-        if producer is None:
-            raise KafkaError(f"no producer for {tp.topic}:{tp.partition}: claim() has not succeeded yet")
-        try:
-            await producer.begin_transaction()
+        """One transaction: ``outgoing`` and the actions partition's offset ``next_offset``; all or nothing.
+        A failure aborts and drops the producer (the next claim opens a new one), as for decisions."""
+
+        async def send(producer: AIOKafkaProducer) -> None:
             acks = [await producer.send(topic, value, key=key, partition=partition, headers=headers)
                     for topic, partition, key, value, headers in outgoing]
             await asyncio.gather(*acks)
-            await producer.send_offsets_to_transaction({tp: next_offset}, self._settings.group_id)
-            await producer.commit_transaction()
-        except BaseException:
-            # Never reused: the next claim opens a new producer, whose init aborts what this one left.
-            self._producers.pop(tp, None)
-            await abort_and_close(producer)
-            raise
+
+        await self.transaction(tp, next_offset, send)
