@@ -58,7 +58,13 @@ def ensure_dev_key(paths: list[str]) -> Path:
 
 
 async def show_decisions(bootstrap: str, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    import logging
+
     from aiokafka import AIOKafkaConsumer
+
+    # The topics were created a moment ago: aiokafka retries "not leader" while their leaders settle and logs
+    # each retry at error. That is noise on this screen; the service's own log (.cache/devrun/) keeps its errors.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     consumer = AIOKafkaConsumer("articles.approved", "articles.rejected", "articles.deadletter", "articles.review",
                                 bootstrap_servers=bootstrap, isolation_level="read_committed",

@@ -181,8 +181,12 @@ def format_decision_line(topic: str, value: bytes | None, deadletter_topic: str)
     if topic == deadletter_topic:
         return f"DEAD-LETTER  {len(value or b'')} bytes"
     event = orjson.loads(value or b"{}")
-    reasons = ", ".join(reason["code"] for reason in event.get("reasons", [])) or "-"
-    title = (event.get("article") or {}).get("title") or "(undecodable record)"
+    codes = [reason.get("code", "") for reason in event.get("reasons", [])]
+    reasons = ", ".join(codes) or "-"
+    # No article: bytes that did not decode (input.*), or a document that is not an article (schema.*), whose
+    # bytes the decision carries in ``original``.
+    missing = "(not an article)" if any(code.startswith("schema.") for code in codes) else "(undecodable record)"
+    title = (event.get("article") or {}).get("title") or missing
     src = event.get("source", {})
     where = f"[{src.get('partition')}@{src.get('offset')}]"
     return f"{event.get('decision', '?').upper():<9} {reasons:<40} {title[:70]}  {where}"
