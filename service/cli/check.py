@@ -26,7 +26,7 @@ from service.cli.common import (
 )
 from service.core.decide import decide_record
 from service.core.decision import Decision
-from service.core.envelope import reason_dict
+from service.core.envelope import outcome_fields
 from service.core.replay import ReplayWindows
 from service.core.signature import Keyring
 from service.files.eventfiles import iter_event_files
@@ -73,11 +73,7 @@ def row(source: str, decision: Decision, *, verified: bool) -> dict[str, Any]:
     article = decision.article if isinstance(decision.article, dict) else {}
     return {
         "source": source,
-        "decision": decision.decision,
-        "reasons": [reason_dict(reason) for reason in decision.reasons],
-        "rulesFired": list(decision.rulesFired),
-        "rulesVersion": decision.rulesVersion,
-        "signer": decision.signer,
+        **outcome_fields(decision),
         "signature": signature_step(decision) if verified else "skipped",
         "title": article.get("title"),
     }

@@ -89,14 +89,21 @@ def reason_dict(reason: Reason) -> dict[str, Any]:
     return {"code": reason.code, "rule": reason.rule, "message": reason.message, "path": reason.path}
 
 
-def decision_event(decision: Decision, source: Source, value: bytes | None, decided_at: datetime) -> dict[str, Any]:
+def outcome_fields(decision: Decision) -> dict[str, Any]:
+    """What was decided and why, as the decision event and ``moderation check`` both show it."""
     return {
-        "schemaVersion": SCHEMA_VERSION,
         "decision": decision.decision,
         "reasons": [reason_dict(reason) for reason in decision.reasons],
         "rulesFired": list(decision.rulesFired),
         "rulesVersion": decision.rulesVersion,
         "signer": decision.signer,
+    }
+
+
+def decision_event(decision: Decision, source: Source, value: bytes | None, decided_at: datetime) -> dict[str, Any]:
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        **outcome_fields(decision),
         "evaluatedAt": _moment(decision.evaluatedAt),
         "decidedAt": _moment(decided_at),
         "source": {
