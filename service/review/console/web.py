@@ -41,7 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from service.core.review_action import MAX_REASON, REASON_CODE
-from service.review.console.accounts import AccountError, AccountsFile, check_password
+from service.review.console.accounts import AccountError, AccountsFile, check_password, dummy_hash
 
 HERE = Path(__file__).parent
 LOGIN_FAILURES, LOGIN_WINDOW_S = 5, 300.0
@@ -143,6 +143,7 @@ class Console:
         self.env = _environment()
         self.limiter = LoginLimiter()
         self.accounts = AccountsFile(accounts_path)
+        dummy_hash()  # now, not at the first unknown name's login (its timing would tell the name is unknown)
         self.app = Starlette(
             routes=[
                 Route("/", self.queue), Route("/login", self.login_page), Route("/login", self.login, methods=["POST"]),
