@@ -12,6 +12,8 @@ options (``service.kafka.delivery.producer_options``) and the same delivery guar
   partition's slice of a batch one transaction carrying its records and its input offset, all partitions of
   a batch in parallel.
 
+The same event loop too (``--event-loop``, default the service's: uvloop).
+
 No decoding, no validation, no signature, no rules, no logging: the service's cost above this is its work.
 Runs until SIGTERM/SIGINT.
 """
@@ -29,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from service.kafka.consumer import CONSUMER_FETCH
 from service.kafka.delivery import TRANSACTION_TIMEOUT_MS, producer_options
+from service.ops.event_loop import loop_factory
 from service.settings import Settings
 
 
@@ -95,13 +98,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--group", required=True)
     parser.add_argument("--delivery", choices=("exactly-once", "at-least-once"), default="exactly-once")
     parser.add_argument("--batch-max-records", type=int, default=None, help="default: the service's")
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"),
+                        default=Settings.model_fields["event_loop"].default, help="default: the service's")
     parser.add_argument("--producer-options", type=json.loads, default={},
                         help="JSON object merged over the service's producer options (what-if runs)")
     return parser.parse_args(argv)
 
 
-async def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
+async def main(args: argparse.Namespace) -> None:
     overrides = {"batch_max_records": args.batch_max_records} if args.batch_max_records else {}
     # Every other setting (linger, producer batch bytes) is the service's default, or its MODERATION_* variable.
     settings = Settings(bootstrap_servers=args.bootstrap, input_topic=args.input, group_id=args.group,
@@ -114,4 +118,6 @@ async def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    arguments = parse_args()
+    with asyncio.Runner(loop_factory=loop_factory(arguments.event_loop)) as runner:  # the service's event loop
+        runner.run(main(arguments))

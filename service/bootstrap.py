@@ -40,6 +40,7 @@ from service.kafka.delivery import make_delivery
 from service.kafka.ownership import Ownership
 from service.kafka.settle import Stall
 from service.ops.decision_log import DecisionLog
+from service.ops.event_loop import loop_factory
 from service.ops.health import Health
 from service.ops.http_server import OpsServer
 from service.ops.logs import configure_logging, register_settings_secrets
@@ -183,7 +184,8 @@ def run_service(config_file: Path | None = None) -> int:
         log.error("startup_failed", error=f"{type(exc).__name__}: {exc}")
         return 2
     try:
-        return asyncio.run(_serve(settings, service, log))
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+            return runner.run(_serve(settings, service, log))
     except Exception:  # a bug: the traceback goes into one JSON log line (exception field), for the bug report
         log.exception("service_crashed")
         return 1
@@ -222,3 +224,4 @@ async def _serve(settings: Settings, service: Service, log: Any) -> int:
         return 0
     await service.run(stop)
     return 0
+

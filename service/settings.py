@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     allow_loose_key_permissions: bool = Field(
         False, description="Accept key files readable by group/others (some container volume mounts)."
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The asyncio event loop: uvloop (libuv, less CPU per event) or Python's own.",
+    )
     reload_interval_s: float = Field(2.0, gt=0, description="How often rules and keys are checked for changes.")
     decide_threads: int = Field(
         1, ge=0, le=64,
