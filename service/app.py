@@ -7,9 +7,13 @@ at-least-once: service/kafka/delivery.py), the policy in force (swapped by its o
 service/files/policy.py) and the report sinks (logs, metrics, health: service/ops/reports.py).
 
 Decisions are computed in a worker thread, so CPU-heavy verification never starves the consumer's heartbeats on
-the event loop (aiokafka #678). One batch is in flight at a time, under ``ownership.lock``; a rebalance waits for
-it, so no transaction straddles a change of ownership. Nothing is committed for a decision that was not written:
-a failed partition is rewound and decided again after a back-off.
+the event loop (aiokafka #678). One batch is delivered at a time, under ``ownership.lock``; a rebalance waits for
+it, so no transaction straddles a change of ownership. While a batch is delivered, the next one (what the
+consumer already holds) is decided in the worker thread: the core's CPU overlaps the delivery's round trips.
+It is delivered only after the batch before it, and only the partitions whose records still follow on from
+the consumer's position (``_still_current``): not those rewound after a failure, nor any that a rebalance
+reset. Nothing is committed for a decision that
+was not written: a failed partition is rewound and decided again after a back-off.
 """
 
 from __future__ import annotations
@@ -17,23 +21,59 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from service.core.batch import Outgoing, Topics, process_batch
-from service.core.replay import ReplayWindows
+from service.core.replay import ReplayBatch, ReplayWindows
 from service.kafka import settle
 from service.kafka.delivery import Delivery, DeliveryFailed
-from service.kafka.ownership import Ownership
+from service.kafka.ownership import Ownership, names
 from service.kafka.settle import Deadline, Stall, bounded, start_with_retry, unless_stopped
 from service.ops.reports import BatchReport, Reports
 from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 Batches = dict[TopicPartition, list[Any]]
+
+
+@dataclass(eq=False)
+class Fetched:
+    """A batch as the consumer returned it, with what the loop needs to decide and deliver it."""
+
+    batches: Batches
+    trace: Any  # its tracing spans (service/ops/tracing.py)
+    replay: ReplayBatch | None = None
+    decided: asyncio.Future | None = None  # process_batch's result, once started
+
+    async def settle(self, failed: frozenset[TopicPartition] | None) -> Fetched | None:
+        """After the batch before it was delivered (``failed``: the partitions that were not; None: abandoned):
+        this batch once decided, without the failed partitions, which were rewound and are read again."""
+        if self.decided is not None:
+            await self.decided
+        if self.replay is not None:
+            self.replay.settled()
+        if failed is None:
+            return None
+        await self.without(failed)
+        return self if self.batches else None
+
+    async def without(self, partitions: set[TopicPartition] | frozenset[TopicPartition]) -> None:
+        """Drop these partitions' records, and their decisions and replay entries when decided."""
+        if not partitions & set(self.batches):
+            return
+        self.batches = {tp: part for tp, part in self.batches.items() if tp not in partitions}
+        if self.replay is not None:
+            self.replay.drop(partitions)
+        if self.decided is not None:
+            outgoing = await self.decided
+            self.decided = asyncio.get_running_loop().create_future()
+            self.decided.set_result({tp: part for tp, part in outgoing.items() if tp not in partitions})
 
 
 class Moderator:
@@ -67,32 +107,108 @@ class Moderator:
             self.log.info("consumer_stopped")
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        ahead: Fetched | None = None  # the next batch: fetched and decided while the one before it was delivered
         while not stop.is_set():
             await self.ownership.claim_due(stop)
-            # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
-            fetching = time.time_ns()  # the consume span's start, when tracing
-            fetch = self.consumer.getmany(timeout_ms=200, max_records=self.settings.batch_max_records)
-            batches = await unless_stopped(fetch, stop)
-            if not batches:
+            current, ahead = ahead or await self._fetch(stop, timeout_ms=200), None
+            if current is None:
                 self.report(BatchReport())  # an idle turn: the loop still turns
                 continue
             async with self.ownership.lock:
+                if not await self._still_current(current):
+                    continue
                 started = time.monotonic()
-                trace = self.tracing.received(batches, fetching, self.settings.input_topic)
-                replay = self.replay.batch() if self.replay is not None else None
-                with trace.decide():
-                    outgoing = await self._process(batches, replay)
-                failed = await self._deliver(batches, outgoing, stop, trace)
+                outgoing = await (current.decided or self._decide(current))
+                delivering = asyncio.ensure_future(self._deliver(current.batches, outgoing, stop, current.trace))
+                fetching = await self._fetch_ahead(current, delivering, stop)
+                failed = await delivering
+                ahead = await self._settle_ahead(fetching, failed)
                 if failed is None:
                     return  # abandoned at shutdown: none of it committed
-                if replay is not None:
-                    replay.commit(set(batches) - failed)
+                if current.replay is not None:
+                    current.replay.commit(set(current.batches) - failed)
                 delivered = {tp: part for tp, part in outgoing.items() if tp not in failed}
-                trace.moderated(batches, delivered)
+                current.trace.moderated(current.batches, delivered)
             self.report(BatchReport(
-                records=sum(len(part) for part in batches.values()), seconds=time.monotonic() - started,
+                records=sum(len(part) for part in current.batches.values()), seconds=time.monotonic() - started,
                 delivered=delivered, failed=failed,
-                lag={tp: _lag(self.consumer, tp, part[-1].offset) for tp, part in batches.items()}))
+                lag={tp: _lag(self.consumer, tp, part[-1].offset) for tp, part in current.batches.items()}))
+
+    async def _fetch(self, stop: asyncio.Event, timeout_ms: int) -> Fetched | None:
+        # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
+        fetching = time.time_ns()  # the consume span's start, when tracing
+        fetch = self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max_records)
+        batches = await unless_stopped(fetch, stop)
+        if not batches:
+            return None
+        return Fetched(batches, self.tracing.received(batches, fetching, self.settings.input_topic))
+
+    async def _still_current(self, fetched: Fetched) -> bool:
+        """Keep only the partitions of ``fetched`` whose records follow on from where the consumer stands; False
+        when none is left. Called under ``ownership.lock``, so no rebalance moves anything meanwhile.
+
+        A partition's records are stale when the consumer's position was moved back since they were fetched: by
+        a rebalance that came between the fetch and this lock (a new assignment starts from the committed offset,
+        and ``claim()`` seeks there), or by the rewind of a failed partition. They are read again from there;
+        delivering them too would decide them twice. A partition no longer assigned, or waiting for its claim,
+        is not delivered either.
+        """
+        stale = set()
+        for tp, part in fetched.batches.items():
+            if tp not in self.ownership.assigned or tp in self.ownership.unclaimed:
+                stale.add(tp)
+                continue
+            try:
+                if await self.consumer.position(tp) <= part[-1].offset:
+                    stale.add(tp)
+            except IllegalStateError:  # no longer assigned
+                stale.add(tp)
+        if stale:
+            self.log.info("batch_refetched", partitions=names(stale),
+                          records=sum(len(fetched.batches[tp]) for tp in stale))
+            await fetched.without(stale)
+        return bool(fetched.batches)
+
+    def _decide(self, fetched: Fetched, after: ReplayBatch | None = None) -> asyncio.Future:
+        fetched.replay = self.replay.batch(after) if self.replay is not None else None
+
+        async def decide() -> dict[TopicPartition, list[Outgoing]]:
+            with fetched.trace.decide():
+                return await self._process(fetched.batches, fetched.replay)
+
+        fetched.decided = asyncio.ensure_future(decide())
+        return fetched.decided
+
+    async def _fetch_ahead(self, current: Fetched, delivering: asyncio.Future,
+                           stop: asyncio.Event) -> asyncio.Future | None:
+        """While ``current`` is delivered, the next batch (what the consumer already holds: no waiting) starts
+        being decided in the worker thread, so the core's CPU overlaps delivery's round trips. Not when deciding
+        on the event loop (``decide_threads`` 0), where it would only delay the delivery.
+
+        getmany waits while a rebalance is under way, and the rebalance waits for ``ownership.lock``, held here:
+        the fetch is given up when the delivery ends first."""
+        if self.pool is None or delivering.done():
+            return None
+        fetching = asyncio.ensure_future(self._fetch(stop, timeout_ms=0))
+        await asyncio.wait({fetching, delivering}, return_when=asyncio.FIRST_COMPLETED)
+        if not fetching.done():
+            fetching.cancel()
+        elif fetching.exception() is None and fetching.result() is not None:
+            self._decide(fetching.result(), after=current.replay)  # current's events count as already decided
+        return fetching
+
+    @staticmethod
+    async def _settle_ahead(fetching: asyncio.Future | None,
+                            failed: frozenset[TopicPartition] | None) -> Fetched | None:
+        """The batch fetched ahead, decided, once the one before it is delivered (``Fetched.settle``); what the
+        fetch raised is raised now, after that delivery."""
+        if fetching is None:
+            return None
+        await asyncio.wait({fetching})  # a cancelled fetch ends at once
+        if fetching.cancelled():
+            return None
+        ahead = fetching.result()
+        return None if ahead is None else await ahead.settle(failed)
 
     async def _process(self, batches: Batches, replay: Any) -> dict[TopicPartition, list[Outgoing]]:
         """``process_batch`` in the worker threads, the batch's partitions spread over them (``decide_threads``).

@@ -70,13 +70,15 @@ class ReplayWindows:
         for partition in partitions:
             self._windows.pop(partition, None)
 
-    def batch(self) -> ReplayBatch:
-        return ReplayBatch(self)
+    def batch(self, after: ReplayBatch | None = None) -> ReplayBatch:
+        """A batch's view of the windows; ``after``: the batch before it, still being delivered, whose events
+        count as seen (the loop decides a batch while the one before it is delivered: service/app.py)."""
+        return ReplayBatch(self, after)
 
 
 class ReplayBatch:
-    def __init__(self, windows: ReplayWindows) -> None:
-        self._windows = windows
+    def __init__(self, windows: ReplayWindows, after: ReplayBatch | None = None) -> None:
+        self._windows, self._after = windows, after
         self._pending: dict[Hashable, dict[tuple[str, bytes], FirstSeen]] = {}
 
     def check(self, decision: Decision, nonce: bytes, partition: Hashable, where: str) -> Decision:
@@ -88,6 +90,8 @@ class ReplayBatch:
         key, at = (decision.signer, nonce), decision.evaluatedAt
         pending = self._pending.setdefault(partition, {})
         first = pending.get(key) or self._windows.window(partition).get(key, at)
+        if first is None and self._after is not None:
+            first = self._after._pending.get(partition, {}).get(key)
         if first is None:
             pending[key] = FirstSeen(at, where)
             return decision
@@ -104,3 +108,13 @@ class ReplayBatch:
             window = self._windows.window(partition)
             for key, first in self._pending.pop(partition, {}).items():
                 window.remember(key, first)
+
+    def settled(self) -> None:
+        """The batch before this one is delivered (what it delivered is committed) or given up: stop looking
+        into it."""
+        self._after = None
+
+    def drop(self, partitions: Iterable[Hashable]) -> None:
+        """Forget what this batch saw in these partitions: their records are decided again later."""
+        for partition in partitions:
+            self._pending.pop(partition, None)

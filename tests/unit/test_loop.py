@@ -28,7 +28,7 @@ POLICY = PolicySnapshot(Keyring(), read_rules(Path(__file__).parents[2] / "confi
 
 class FakeConsumer:
     def __init__(self, records: list[Record]) -> None:
-        self.records, self.position, self.paused = records, 0, set()
+        self.records, self.cursor, self.paused = records, 0, set()
         self.calls: list[tuple] = []
 
     def subscribe(self, topics, listener) -> None:
@@ -39,16 +39,16 @@ class FakeConsumer:
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
         await asyncio.sleep(0.01)
-        if TP in self.paused or self.position >= len(self.records):
+        if TP in self.paused or self.cursor >= len(self.records):
             return {}
-        batch = self.records[self.position:]
+        batch = self.records[self.cursor:]
         self.calls.append(("fetched", batch[0].offset))
-        self.position = len(self.records)
+        self.cursor = len(self.records)
         return {TP: batch}
 
     def seek(self, tp, offset: int) -> None:
         self.calls.append(("seek", offset))
-        self.position = offset
+        self.cursor = offset
 
     def pause(self, *tps) -> None:
         self.paused |= set(tps)
@@ -57,6 +57,9 @@ class FakeConsumer:
     def resume(self, *tps) -> None:
         self.paused -= set(tps)
         self.calls.append(("resume",))
+
+    async def position(self, tp) -> int:
+        return self.cursor
 
     def highwater(self, tp) -> int:
         return len(self.records)
@@ -155,3 +158,116 @@ def test_delivery_takes_the_batch_step_result_as_it_is_and_groups_a_flat_list_by
     flat = by_source([out(0, 0), out(1, 0), out(0, 1)])
     offsets = {tp: [o.source.offset for o in part] for tp, part in flat.items()}
     assert offsets == {TP: [0, 1], TopicPartition("in", 1): [0]}
+
+
+# The next batch is decided while the one before it is delivered (decide threads only): a slow delivery, a
+# consumer that returns `chunk` records per fetch, and a stop once every record's decision is delivered.
+
+class ChunkedConsumer(FakeConsumer):
+    def __init__(self, records: list[Record], chunk: int) -> None:
+        super().__init__(records)
+        self.chunk = chunk
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        if timeout_ms:
+            await asyncio.sleep(0.01)
+        if TP in self.paused or self.cursor >= len(self.records):
+            return {}
+        batch = self.records[self.cursor:self.cursor + self.chunk]
+        self.calls.append(("fetched", batch[0].offset))
+        self.cursor += len(batch)
+        return {TP: batch}
+
+
+class SlowDelivery(FakeDelivery):
+    def __init__(self, consumer: FakeConsumer, fail: int = 0, during=None) -> None:
+        super().__init__(consumer, fail)
+        self.during = during  # called (awaited) while the first batch is delivered
+        self.committed = 0
+
+    async def claim(self, partitions) -> dict:
+        self.consumer.calls.append(("claimed",))
+        return {tp: self.committed for tp in partitions}
+
+    async def deliver(self, batches, outgoing) -> None:
+        first = batches[TP][0].offset
+        self.consumer.calls.append(("delivering", first))
+        await asyncio.sleep(0.05)
+        if self.during is not None:
+            during, self.during = self.during, None
+            await during()
+        await super().deliver(batches, outgoing)
+        self.committed = batches[TP][-1].offset + 1
+        self.consumer.calls.append(("delivered", first))
+
+
+def run_ahead(n: int, chunk: int, fail: int = 0, rebalance: bool = False) -> tuple[ChunkedConsumer, SlowDelivery, list]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    reports: list = []
+
+    async def scenario() -> tuple[ChunkedConsumer, SlowDelivery]:
+        stop = asyncio.Event()
+        consumer = ChunkedConsumer(records(n), chunk)
+        rebalancing: list[asyncio.Future] = []
+
+        async def rebalance_now() -> None:  # the listener's callbacks wait for the batch in flight (the lock)
+            async def listener() -> None:
+                await consumer.listener.on_partitions_revoked({TP})
+                await consumer.listener.on_partitions_assigned({TP})
+            rebalancing.append(asyncio.ensure_future(listener()))
+            await asyncio.sleep(0)
+
+        delivery = SlowDelivery(consumer, fail, during=rebalance_now if rebalance else None)
+
+        class Recorder:
+            def report(self, event) -> None:
+                reports.append(event)
+                done = sum(len(d[TP]) for d in delivery.delivered)
+                if done >= n:
+                    stop.set()
+
+        settings = Settings(decide_threads=1, replay_window_entries=0, input_topic="in")
+        log = structlog.get_logger("test")
+        report, stall = Reports(Recorder()), Stall(log)
+        ownership = Ownership(consumer, delivery, log, report, None, stall)
+        policy = type("Policy", (), {"current": POLICY})()
+        with ThreadPoolExecutor(1) as pool:
+            moderator = Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall,
+                                  replay=None, pool=pool)
+            await asyncio.wait_for(moderator.run(stop), timeout=30)
+        return consumer, delivery
+
+    consumer, delivery = asyncio.run(scenario())
+    return consumer, delivery, reports
+
+
+def delivered_offsets(delivery: FakeDelivery) -> list[int]:
+    return [offset for batch in delivery.delivered for offset in batch[TP]]
+
+
+def test_the_next_batch_is_fetched_and_decided_while_one_is_delivered_and_delivered_after_it_in_order():
+    consumer, delivery, _ = run_ahead(6, chunk=2)
+    assert delivered_offsets(delivery) == list(range(6))  # each record once, in order
+    calls = [c for c in consumer.calls if c[0] in ("fetched", "delivering", "delivered")]
+    assert calls[:4] == [("fetched", 0), ("delivering", 0), ("fetched", 2), ("delivered", 0)]
+    assert calls.index(("fetched", 4)) < calls.index(("delivered", 2))
+
+
+def test_a_failed_delivery_drops_what_was_decided_ahead_for_its_partition_and_decides_it_again():
+    consumer, delivery, reports = run_ahead(6, chunk=2, fail=1)
+    assert delivered_offsets(delivery) == list(range(6))  # nothing lost, nothing twice
+    calls = consumer.calls
+    rewind = calls.index(("seek", 0), calls.index(("delivering", 0)))
+    assert calls.index(("fetched", 2)) < rewind  # fetched ahead, then the rewind
+    assert calls.count(("fetched", 2)) == 2  # dropped with its partition, read again after the claim
+    failed = [r for r in reports if isinstance(r, BatchReport) and r.failed]
+    assert len(failed) == 1 and not failed[0].delivered
+
+
+def test_a_batch_fetched_before_a_rebalance_is_not_delivered_after_it():
+    consumer, delivery, _ = run_ahead(6, chunk=2, rebalance=True)
+    assert delivered_offsets(delivery) == list(range(6))  # the stale batch was read again, not delivered twice
+    calls = consumer.calls
+    assert calls.index(("fetched", 2)) < calls.index(("delivered", 0)) < calls.index(("seek", 2))
+    assert calls.count(("fetched", 2)) == 2  # once ahead (dropped as stale), once from the claimed position

@@ -115,3 +115,24 @@ def test_secured_is_parsed_once_per_decision_with_its_replay_check(monkeypatch):
     monkeypatch.setattr(signature, "parse_secured", lambda value: calls.append(value) or real(value))
     assert checked(ReplayWindows().batch(), event(), "p0", "o1").decision == "approved"
     assert len(calls) == 1
+
+
+def test_a_batch_decided_while_the_one_before_is_delivered_sees_its_events():
+    """The loop decides the next batch while the one before it is delivered (service/app.py): a copy there
+    of an event of the batch before is a replay, unless that batch's partition failed (both are decided again)."""
+    windows = ReplayWindows()
+    value, other = event(1), event(2)
+    delivering = windows.batch()
+    checked(delivering, value, "p0", "offset 1")
+    checked(delivering, other, "p1", "offset 1")
+    ahead = windows.batch(after=delivering)
+    copy = checked(ahead, value, "p0", "offset 2")
+    assert copy.reasons[0].code == "signature.replay" and "offset 1" in copy.reasons[0].message
+    assert checked(ahead, other, "p0", "offset 3").decision == "approved"  # p1's event, another partition's window
+    ahead.settled()  # delivered: p0 committed, p1 failed and its records in both batches are read again
+    delivering.commit(["p0"])
+    ahead.drop(["p1"])
+    ahead.commit(["p0", "p1"])
+    again = windows.batch()
+    assert checked(again, other, "p1", "offset 1").decision == "approved"  # p1 remembered nothing
+    assert checked(again, value, "p0", "offset 9").reasons[0].code == "signature.replay"
