@@ -121,6 +121,10 @@ def complete(figures: dict) -> bool:
     return all(item.get("complete") for item in [*runs, *searches, *scale])
 
 
+def _float(value: object) -> object:
+    return float(value) if isinstance(value, int) else value
+
+
 def _name(run: dict) -> str:
     return f"{run['system']} {run['delivery']}" + (f" {run['algorithm']}" if run["system"] != "relay" else "")
 
@@ -212,12 +216,16 @@ def _sustainable(figures: dict) -> list[str]:
             continue
         best = search.get("max_sustainable_eps")
         low, high = search["bracket_eps"]
-        head = (f"{_cell(best, 0)} events/s ({_cell(search['max_vs_closed_loop'], 2)}x closed loop "
-                f"{_cell(search['base_eps'], 0)}), {_cell(search['events_per_cpu_second_at_max'], 0)} events per "
-                f"CPU-second, process {_cell(search['process_cpu_share_at_max'], 2)} cores" if best else
-                f"none of the steps: below {_cell(high, 0)} events/s")
+        if best:
+            per_cpu = _float(search["events_per_cpu_second_at_max"])
+            head = (f"{_cell(best, 0)} events/s ({_cell(search['max_vs_closed_loop'], 2)}x closed loop "
+                    f"{_cell(search['base_eps'], 0)}), {_cell(per_cpu, 0)} events per CPU-second, "
+                    f"process {_cell(search['process_cpu_share_at_max'], 2)} cores")
+        else:
+            head = f"none of the steps: below {_cell(high, 0)} events/s"
         flags = ("" if search.get("complete") else "  INCOMPLETE") + (
-            "  (the producer fell short: the max may be higher)" if search.get("bounded_by_producer") else "")
+            "  (the producer fell short: the max may be higher)" if search.get("bounded_by_producer") else "") + (
+            "  (every step was sustainable: the max may be higher)" if search.get("every_step_sustainable") else "")
         lines.append(f"  {name:<26}{head}{flags}")
         steps = ", ".join(
             f"{_cell(step['achieved_offered_eps'], 0)}" + (f" of {_cell(step['target_eps'], 0)}"

@@ -191,6 +191,8 @@ def summary(steps: list[dict[str, Any]], low: float, high: float, base_eps: floa
         "events_per_cpu_second_at_max": best["events_per_cpu_second"] if best else None,
         "process_cpu_share_at_max": best["process_cpu_share"] if best else None,
         "bounded_by_producer": bool(best and best["producer_short"]),
+        # every step kept up: the max is at least the last one, and the bisection never found the ceiling
+        "every_step_sustainable": bool(steps) and len(good) == len(steps),
         # where the bisection ended: the max lies between these targets (the lower one untested, search.low x
         # the base, when no step was sustainable; the upper one untested, search.high x, when every step was)
         "bracket_eps": [round(low, 1), round(high, 1)],

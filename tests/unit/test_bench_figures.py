@@ -49,6 +49,8 @@ def test_summary_takes_the_fastest_sustainable_step():
     found = summary(steps, 1_000.0, 1_100.0, base_eps=2_000.0)
     assert found["max_sustainable_eps"] == 1_000.0 and found["max_vs_closed_loop"] == 0.5
     assert found["events_per_cpu_second_at_max"] == 4_500 and found["bounded_by_producer"]
+    assert not found["every_step_sustainable"]
+    assert summary(steps[:1], 900.0, 1_100.0, base_eps=2_000.0)["every_step_sustainable"]
     assert summary(steps[1:2], 600.0, 1_100.0, base_eps=2_000.0)["max_sustainable_eps"] is None
 
 
