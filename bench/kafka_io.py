@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 PRODUCER = {"acks": "all", "linger_ms": 5, "max_batch_size": 262_144, "max_request_size": 2_097_152}
 STEADY_PRODUCER = {**PRODUCER, "linger_ms": 0}  # produce_steady closes its batches itself
@@ -80,9 +81,9 @@ async def produce_steady(producer: AIOKafkaProducer, topic: str, pool: Sequence[
     15,000 records/s here; a steady step needs more. So each 10 ms tick writes the records due so far as one
     record batch per partition (``create_batch``/``send_batch``, a few µs per record), pool record ``i`` to
     partition ``i % partitions``: with ``len(pool)`` a multiple of ``partitions`` a record always returns to
-    the same partition. A tick never carries more than 100 ms of records, so a producer that falls behind
-    (starved of CPU) offers less rather than bursting; ``Offered.achieved_eps`` says what it managed. Each
-    record's timestamp is the moment its batch was built."""
+    the same partition. A producer that falls behind (starved of CPU) catches up at most 100 ms of records per
+    tick, so a stall is not followed by one huge burst; ``Offered.achieved_eps`` says what it managed over the
+    step. Each record's timestamp is the moment its batch was built."""
     acks: list[asyncio.Future] = []
     cpu_before = time.process_time()
     start = time.monotonic()
@@ -93,18 +94,20 @@ async def produce_steady(producer: AIOKafkaProducer, topic: str, pool: Sequence[
         due = min(int((now - start) * rate) + 1, done + cap) - done
         if due > 0:
             stamp = int(time.time() * 1000)
-            builders: dict[int, object] = {}
+            builders: dict[int, BatchBuilder] = {}
             for _ in range(due):
                 key, value = pool[index % len(pool)]
                 partition = index % partitions
-                builder = builders.get(partition) or builders.setdefault(partition, producer.create_batch())
-                if builder.append(timestamp=stamp, key=key, value=value, headers=[]) is None:  # type: ignore[attr-defined]
+                builder = builders.get(partition)
+                if builder is None:
+                    builder = builders[partition] = producer.create_batch()
+                if builder.append(timestamp=stamp, key=key, value=value, headers=[]) is None:
                     acks.append(await producer.send_batch(builder, topic, partition=partition))
                     builder = builders[partition] = producer.create_batch()
-                    builder.append(timestamp=stamp, key=key, value=value, headers=[])  # type: ignore[attr-defined]
+                    builder.append(timestamp=stamp, key=key, value=value, headers=[])
                 index += 1
             for partition, builder in builders.items():
-                builder.close()  # type: ignore[attr-defined]  # complete: sent at once, no linger
+                builder.close()  # complete: sent at once, no linger
                 acks.append(await producer.send_batch(builder, topic, partition=partition))
             done += due
             if len(acks) > 1_000:  # keep the list of futures short over a minute-long step

@@ -2,7 +2,7 @@
 
 One process (the relay or the service) per (system, delivery), on fresh topics, fed a sequence of steps:
 
-1. priming: a few seconds at a low rate, then drained: the group has joined and the process is warm;
+1. priming: 1 s at <= 1,000 events/s, then drained: the group has joined and the process is warm;
 2. each step offers a fixed rate for ``step_s`` (``kafka_io.produce_steady``: what it achieved is reported,
    and a step where it fell below 95% of the target is flagged ``producer_short``) while ``lag.LagProbe``
    samples the lag every ``sample_s``;
@@ -109,6 +109,7 @@ class Stepper:
             "producer_short": offered.achieved_eps < search.producer_short * rate, "offered": offered.records,
             "seconds": round(offered.seconds, 2), "lag_before": before.lag,
             **judge(self.probe.samples, started, search, offered.achieved_eps),
+            "written": after.end - before.end,  # in the input's log: equals "offered" unless records were lost
             "consumed": consumed,
             "process_cpu_share": round(cpu / shares["seconds"], 3) if shares["seconds"] else None,
             "events_per_cpu_second": round(consumed / cpu) if cpu > 0 else None,

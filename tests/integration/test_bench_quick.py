@@ -65,6 +65,7 @@ def _sustainable_searches_were_measured(figures: dict) -> None:
         assert len(search["steps"]) == search["search"]["steps"] == 2
         for step in search["steps"]:
             assert step["target_eps"] > 0 and step["achieved_offered_eps"] > 0 and step["offered"] > 0
+            assert step["written"] == step["offered"]  # the steady producer lost nothing
             assert isinstance(step["producer_short"], bool) and isinstance(step["sustainable"], bool)
             assert step["lag"]["samples"] >= 2 and len(step["lag_series"]) == step["lag"]["samples"]
             assert isinstance(step["slope_eps"], float)
