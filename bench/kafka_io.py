@@ -1,4 +1,5 @@
-"""The benchmark's own Kafka clients: bulk and paced producers, and a read_committed collector.
+"""The benchmark's own Kafka clients: bulk and paced producers, a steady open-loop producer, and a read_committed
+collector.
 
 The collector notes the wall-clock moment each output record becomes readable, by record key: the service
 and the relay both keep the input record's key, so ``seen[key] - sent[key]`` is the end-to-end latency and no
@@ -10,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 PRODUCER = {"acks": "all", "linger_ms": 5, "max_batch_size": 262_144, "max_request_size": 2_097_152}
+STEADY_PRODUCER = {**PRODUCER, "linger_ms": 0}  # produce_steady closes its batches itself
 
 
 async def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
@@ -51,6 +55,68 @@ async def produce_paced(bootstrap: str, topic: str, records: list[tuple[bytes, b
         return len(records) / elapsed if elapsed > 0 else 0.0
     finally:
         await producer.stop()
+
+
+@dataclass
+class Offered:
+    """What a steady producer actually offered: records handed to the client and acknowledged, over how long."""
+
+    target_eps: float
+    records: int
+    seconds: float
+    cpu_s: float  # this process's CPU over the step: the producer's cost, beside the measured process's
+
+    @property
+    def achieved_eps(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+async def produce_steady(producer: AIOKafkaProducer, topic: str, pool: Sequence[tuple[bytes, bytes]], rate: float,
+                         seconds: float, partitions: int, first: int = 0, tick_s: float = 0.01
+                         ) -> tuple[Offered, int]:
+    """Offer ``rate`` records/s for ``seconds`` (open loop: whatever the consumer does), cycling through ``pool``
+    from index ``first``; returns what was offered and the index to continue from.
+
+    ``produce_paced`` spends ~45 µs of this process's CPU per record (one ``send()`` each) and tops out near
+    15,000 records/s here; a steady step needs more. So each 10 ms tick writes the records due so far as one
+    record batch per partition (``create_batch``/``send_batch``, a few µs per record), pool record ``i`` to
+    partition ``i % partitions``: with ``len(pool)`` a multiple of ``partitions`` a record always returns to
+    the same partition. A producer that falls behind (starved of CPU) catches up at most 100 ms of records per
+    tick, so a stall is not followed by one huge burst; ``Offered.achieved_eps`` says what it managed over the
+    step. Each record's timestamp is the moment its batch was built."""
+    acks: list[asyncio.Future] = []
+    cpu_before = time.process_time()
+    start = time.monotonic()
+    end = start + seconds
+    done, index = 0, first
+    cap = max(1, int(rate * 0.1))
+    while (now := time.monotonic()) < end:
+        due = min(int((now - start) * rate) + 1, done + cap) - done
+        if due > 0:
+            stamp = int(time.time() * 1000)
+            builders: dict[int, BatchBuilder] = {}
+            for _ in range(due):
+                key, value = pool[index % len(pool)]
+                partition = index % partitions
+                builder = builders.get(partition)
+                if builder is None:
+                    builder = builders[partition] = producer.create_batch()
+                if builder.append(timestamp=stamp, key=key, value=value, headers=[]) is None:
+                    acks.append(await producer.send_batch(builder, topic, partition=partition))
+                    builder = builders[partition] = producer.create_batch()
+                    builder.append(timestamp=stamp, key=key, value=value, headers=[])
+                index += 1
+            for partition, builder in builders.items():
+                builder.close()  # complete: sent at once, no linger
+                acks.append(await producer.send_batch(builder, topic, partition=partition))
+            done += due
+            if len(acks) > 1_000:  # keep the list of futures short over a minute-long step
+                await asyncio.gather(*acks)
+                acks.clear()
+        await asyncio.sleep(max(0.0, min(tick_s, end - time.monotonic())))
+    offering = time.monotonic() - start
+    await asyncio.gather(*acks)  # every offered record is in the log before the step's lag is judged
+    return Offered(rate, done, offering, time.process_time() - cpu_before), index
 
 
 class Collector:

@@ -1,10 +1,12 @@
-"""A measured child process: peak RSS (VmHWM) and CPU seconds (utime + stime) read from /proc/<pid>."""
+"""A measured child process: peak RSS (VmHWM) and CPU seconds (utime + stime) read from /proc/<pid>; the
+machine's CPU (/proc/stat) and CPU shares over a window."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import IO
 
@@ -16,6 +18,44 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from the first line of /proc/stat; busy is everything
+    but idle and iowait. Two readings give the share of the machine's cores that was busy in between."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is counted inside user)
+    return total - fields[3] - fields[4], total
+
+
+class Window:
+    """CPU over a window: the machine's busy share of all cores, and the cores used by each named process
+    (its CPU seconds / wall seconds), read at ``Window()`` and at ``close()``."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self._t0, self._jiffies = time.monotonic(), machine_jiffies()
+        self._cpu = {name: _cpu_or_nan(pid) for name, pid in self.pids.items()}
+
+    def close(self) -> dict[str, float | None]:
+        wall = time.monotonic() - self._t0
+        busy, total = machine_jiffies()
+        found: dict[str, float | None] = {
+            "seconds": round(wall, 2),
+            "machine_busy_share": round((busy - self._jiffies[0]) / (total - self._jiffies[1]), 3)
+            if total > self._jiffies[1] else None,
+        }
+        for name, pid in self.pids.items():
+            used = _cpu_or_nan(pid) - self._cpu[name]
+            found[f"{name}_cores"] = round(used / wall, 3) if wall > 0 and used == used else None
+        return found
+
+
+def _cpu_or_nan(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return float("nan")
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -50,8 +90,18 @@ class Child:
     def memory(self) -> dict[str, float]:
         return memory_mb(self.pid) if self.alive() else {"peak_rss_mb": float("nan"), "rss_mb": float("nan")}
 
+    def pause(self) -> None:
+        """SIGSTOP: frozen, sockets open (the group keeps it while its session lasts)."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.alive():
+            self.proc.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)

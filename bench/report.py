@@ -1,5 +1,6 @@
-"""The machine's description, the service/relay ratios, events per CPU-second, the targets of issue 14, and the table
-printed on stdout."""
+"""The machine's description, the service/relay ratios, events per CPU-second, the targets of issue 14, whether
+everything completed, and the table printed on stdout (matrix, brokers side by side, sustainable rates,
+scale-out)."""
 
 from __future__ import annotations
 
@@ -49,12 +50,6 @@ def machine(kafka_version: str) -> dict:
         "os": platform.platform(), "python": platform.python_version(), "aiokafka": version("aiokafka"),
         "kafka": kafka_version, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def local_kafka_version() -> str:
-    pom = (ROOT / "kafka" / "pom.xml").read_text()
-    found = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
-    return found.group(1) if found else "unknown"
 
 
 def _get(figures: dict, path: str) -> object:
@@ -117,6 +112,23 @@ def targets(figures: dict) -> dict:
     return verdicts
 
 
+def complete(figures: dict) -> bool:
+    """Every matrix run of every broker, every sustainable search and every scale-out configuration finished."""
+    runs = [run for found in figures.get("brokers", {}).values() for run in found.get("runs", [])]
+    searches = (figures.get("sustainable") or {}).get("searches", [])
+    scale = [config for pair in ((figures.get("scale_out") or {}).get("deliveries") or {}).values()
+             for config in (pair["one"], pair["two"])]
+    return all(item.get("complete") for item in [*runs, *searches, *scale])
+
+
+def _float(value: object) -> object:
+    return float(value) if isinstance(value, int) else value
+
+
+def _name(run: dict) -> str:
+    return f"{run['system']} {run['delivery']}" + (f" {run['algorithm']}" if run["system"] != "relay" else "")
+
+
 def _cell(value: object, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value}"
 
@@ -132,7 +144,7 @@ def table(figures: dict) -> str:
         lines.append(f"{'floor: producer -> consumer':<34}{'':>10}{'':>10}{_cell(floor['p50']):>9}"
                      f"{_cell(floor['p95']):>9}{_cell(floor['p99']):>9}{'':>9}")
     for run in figures["runs"]:
-        name = f"{run['system']} {run['delivery']}" + (f" {run['algorithm']}" if run["system"] != "relay" else "")
+        name = _name(run)
         lat = run.get("latency_ms") or {}
         lines.append(f"{name:<34}{_cell(run.get('throughput_eps'), 0):>10}{_cell(run.get('cpu_s_per_1000'), 3):>10}"
                      f"{_cell(lat.get('p50')):>9}{_cell(lat.get('p95')):>9}{_cell(lat.get('p99')):>9}"
@@ -146,6 +158,7 @@ def table(figures: dict) -> str:
     if offload:
         lines.append(f"offloading (at-least-once ed25519): threads {_cell(offload['threads_eps'], 0)} events/s, "
                      f"event loop {_cell(offload['inline_eps'], 0)} events/s -> {_cell(offload['ratio'], 2)}x")
+    lines += _brokers(figures) + _sustainable(figures) + _scale_out(figures)
     lines.append("")
     for name, verdict in figures["targets"].items():
         mark = {True: "met", False: "NOT met", None: "not measured"}[verdict["met"]]
@@ -169,3 +182,72 @@ def table(figures: dict) -> str:
                   f"  billion laughs: {laughs['input_bytes']} bytes in, peak {laughs['peak_traced_bytes']} bytes",
                   f"  {growth['decisions']} repeated decisions, warm: grew by {growth['grown_bytes']} bytes"]
     return "\n".join(lines)
+
+
+def _brokers(figures: dict) -> list[str]:
+    """The matrix runs measured on more than one broker, side by side: events/s, CPU s / 1,000, p99 ms."""
+    brokers = {version: found for version, found in figures.get("brokers", {}).items() if found.get("runs")}
+    if len(brokers) < 2:
+        return []
+    names = [name for name in {_name(r): None for found in brokers.values() for r in found["runs"]}
+             if all(any(_name(r) == name for r in found["runs"]) for found in brokers.values())]
+    head = f"{'Kafka: events/s, CPU s/1k, p99 ms':<34}" + "".join(f"{'Kafka ' + v:>26}" for v in brokers)
+    lines = ["", head, "-" * len(head)]
+    for name in names:
+        cells = ""
+        for found in brokers.values():
+            run = next(r for r in found["runs"] if _name(r) == name)
+            p99 = (run.get("latency_ms") or {}).get("p99")
+            cells += f"{_cell(run.get('throughput_eps'), 0):>10}{_cell(run.get('cpu_s_per_1000'), 3):>8}" \
+                     f"{_cell(p99):>8}"
+        lines.append(f"{name:<34}{cells}")
+    return lines
+
+
+def _sustainable(figures: dict) -> list[str]:
+    found = figures.get("sustainable")
+    if not found:
+        return []
+    lines = ["", f"max sustainable rate, open loop ({found['criterion']})"]
+    for search in found["searches"]:
+        name = f"{search['system']} {search['delivery']}"
+        if not search.get("steps"):
+            lines.append(f"  {name:<26}not measured: {search.get('error') or 'no step ran'}")
+            continue
+        best = search.get("max_sustainable_eps")
+        low, high = search["bracket_eps"]
+        if best:
+            per_cpu = _float(search["events_per_cpu_second_at_max"])
+            head = (f"{_cell(best, 0)} events/s ({_cell(search['max_vs_closed_loop'], 2)}x closed loop "
+                    f"{_cell(search['base_eps'], 0)}), {_cell(per_cpu, 0)} events per CPU-second, "
+                    f"process {_cell(search['process_cpu_share_at_max'], 2)} cores")
+        else:
+            head = f"none of the steps: below {_cell(high, 0)} events/s"
+        flags = ("" if search.get("complete") else "  INCOMPLETE") + (
+            "  (the producer fell short: the max may be higher)" if search.get("bounded_by_producer") else "") + (
+            "  (every step was sustainable: the max may be higher)" if search.get("every_step_sustainable") else "")
+        lines.append(f"  {name:<26}{head}{flags}")
+        steps = ", ".join(
+            f"{_cell(step['achieved_offered_eps'], 0)}" + (f" of {_cell(step['target_eps'], 0)}"
+                                                           if step["producer_short"] else "")
+            + f" {'yes' if step['sustainable'] else 'no'} ({_cell(step['slope_eps'], 0)}/s)"
+            for step in search["steps"])
+        lines.append(f"  {'':<26}steps offered/s, sustainable (lag slope): {steps}; bracket "
+                     f"{_cell(low, 0)}-{_cell(high, 0)}")
+    return lines
+
+
+def _scale_out(figures: dict) -> list[str]:
+    found = figures.get("scale_out")
+    if not found:
+        return []
+    lines = ["", f"scale-out, service HMAC, {found['events']:,} events pre-produced, closed loop"]
+    for delivery, pair in found["deliveries"].items():
+        one, two = pair["one"], pair["two"]
+        lines.append(f"  {delivery:<16}one instance {_cell(one.get('events_per_s'), 0)} events/s "
+                     f"({_cell(one.get('cpu_s_per_1000'), 3)} CPU s/1k), two {_cell(two.get('events_per_s'), 0)} "
+                     f"events/s ({_cell(two.get('cpu_s_per_1000'), 3)} CPU s/1k) -> {_cell(pair['ratio'], 2)}x"
+                     + ("" if one.get("complete") and two.get("complete") else "  INCOMPLETE"))
+        if pair.get("bound"):
+            lines.append(f"  {'':<16}{pair['bound']}")
+    return lines

@@ -48,8 +48,11 @@ def _service_argv() -> list[str]:
     return [str(script), "run"] if script.exists() else [sys.executable, "-m", "service", "run"]
 
 
-def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Path, log: Path, what_if: str,
-           service_env: str = "") -> Child:
+def start_process(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Path, log: Path,
+                  what_if: str, service_env: str = "", extra_env: dict[str, str] | None = None) -> Child:
+    """The relay or the service on the topics named ``<prefix>in`` / ``<prefix>out`` (relay) or ``<prefix>in``
+    / ``approved`` / ``rejected`` / ``dead`` (service), group ``<prefix>group``. ``extra_env``: MODERATION_*
+    settings a part of the bench needs (service only), applied before ``service_env``'s what-if ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_") and k != "KAFKA_BOOTSTRAP_SERVERS"}
     if system == "relay":
         argv = [sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--input", f"{prefix}in",
@@ -66,6 +69,7 @@ def _start(system: str, delivery: str, bootstrap: str, prefix: str, keys_dir: Pa
     })
     if system == "service-inline":  # no offloading: batches decided on the event loop thread
         env["MODERATION_DECIDE_THREADS"] = "0"
+    env.update(extra_env or {})
     env.update({name: str(value) for name, value in (json.loads(service_env) if service_env else {}).items()})
     argv = [sys.executable, "-m", "bench.patched", what_if] if what_if else _service_argv()
     return Child(argv, env, log, ROOT)
@@ -89,12 +93,16 @@ class Events:
         return made[:count]
 
 
+def output_topics(system: str, prefix: str) -> list[str]:
+    return [f"{prefix}out"] if system == "relay" else [f"{prefix}{t}" for t in ("approved", "rejected", "dead")]
+
+
 async def run_system(system: str, delivery: str, algorithm: str, bootstrap: str, plan: Plan, events: Events,
                      workdir: Path | None = None) -> dict:
     """Figures of one run; ``system`` is "service", "service-inline" (decided on the event loop) or "relay"."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     prefix = f"bench-{system}-{delivery}-{algorithm}-{uuid.uuid4().hex[:6]}-"
-    outputs = [f"{prefix}out"] if system == "relay" else [f"{prefix}{t}" for t in ("approved", "rejected", "dead")]
+    outputs = output_topics(system, prefix)
     await ensure_topics(bootstrap, dict.fromkeys([f"{prefix}in", *outputs], plan.partitions))
     keys_dir = workdir / f"keys-{algorithm}"
     write_verification_key(signing_key(algorithm), keys_dir)
@@ -105,7 +113,7 @@ async def run_system(system: str, delivery: str, algorithm: str, bootstrap: str,
 
     collector = Collector(bootstrap, outputs)
     await collector.start()
-    child = _start(system, delivery, bootstrap, prefix, keys_dir, workdir / f"{prefix}log.txt",
+    child = start_process(system, delivery, bootstrap, prefix, keys_dir, workdir / f"{prefix}log.txt",
                    plan.producer_options, plan.service_env)
     started = time.time()
     spy = None

@@ -15,15 +15,21 @@ pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).parents[2]
 
 
-def test_quick_bench_produces_every_figure(kafka_bootstrap, tmp_path):
-    out = tmp_path / "quick.json"
+@pytest.fixture(scope="module")
+def quick_figures(kafka_bootstrap, tmp_path_factory):
+    """One quick run for the tests of this module: (the JSON's figures, the printed table)."""
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=270)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "service/relay at-least-once hmac" in done.stdout  # the table was printed
+    return json.loads(out.read_text()), done.stdout
 
-    figures = json.loads(out.read_text())
+
+def test_quick_bench_produces_every_figure(quick_figures):
+    figures, stdout = quick_figures
+    assert "service/relay at-least-once hmac" in stdout  # the table was printed
+
     assert figures["mode"] == "quick"
     assert {"cores", "cpu_model", "memory_gb", "python", "kafka"} <= set(figures["machine"])
     runs = {(r["system"], r["delivery"], r["algorithm"]): r for r in figures["runs"]}
@@ -46,3 +52,54 @@ def test_quick_bench_produces_every_figure(kafka_bootstrap, tmp_path):
     assert set(figures["scaling"]["by_size"]["hmac"]) == {"1k", "2k", "8k"}
     assert {"10 banned terms", "10,000 banned terms", "10 rules", "500 rules"} <= set(figures["scaling"]["by_rules"])
     assert set(figures["targets"]) and all("met" in v for v in figures["targets"].values())
+
+
+def _sustainable_searches_were_measured(figures: dict) -> None:
+    found = figures["sustainable"]
+    searches = {(s["system"], s["delivery"]): s for s in found["searches"]}
+    assert set(searches) == {("relay", "at-least-once"), ("service", "at-least-once")}
+    closed = {(r["system"], r["delivery"]): r["throughput_eps"] for r in figures["runs"]}
+    for key, search in searches.items():
+        assert search["complete"] and search["exit_code"] == 0, search.get("log_tail")
+        assert search["base_eps"] == closed[key]  # the search starts from the same run's closed-loop figure
+        assert len(search["steps"]) == search["search"]["steps"] == 2
+        for step in search["steps"]:
+            assert step["target_eps"] > 0 and step["achieved_offered_eps"] > 0 and step["offered"] > 0
+            assert step["written"] == step["offered"]  # the steady producer lost nothing
+            assert isinstance(step["producer_short"], bool) and isinstance(step["sustainable"], bool)
+            assert step["lag"]["samples"] >= 2 and len(step["lag_series"]) == step["lag"]["samples"]
+            assert isinstance(step["slope_eps"], float)
+            assert step["consumed"] > 0 and step["process_cpu_share"] > 0 and step["events_per_cpu_second"] > 0
+            assert 0 < step["machine_busy_share"] <= 1 and step["producer_cpu_share"] > 0
+            assert step["drain"]["drained"] and step["drain"]["lag_left"] == 0
+        low, high = search["bracket_eps"]
+        assert 0 < low < high
+        sustainable = [s["achieved_offered_eps"] for s in search["steps"] if s["sustainable"]]
+        assert search["max_sustainable_eps"] == (max(sustainable) if sustainable else None)
+    assert searches["service", "at-least-once"]["replay_window_entries"] > 0
+
+
+def _scale_out_was_measured(figures: dict) -> None:
+    found = figures["scale_out"]
+    assert set(found["deliveries"]) == {"at-least-once"}
+    pair = found["deliveries"]["at-least-once"]
+    for instances, name in ((1, "one"), (2, "two")):
+        config = pair[name]
+        assert config["instances"] == instances and config["complete"], config.get("log_tail")
+        assert config["exit_codes"] == [0] * instances and config["duplicates"] == 0
+        for figure in ("events_per_s", "cpu_s_per_1000", "drain_s", "instances_cores"):
+            assert isinstance(config[figure], float) and config[figure] > 0, (figure, config)
+        assert 0 < config["machine_busy_share"] <= 1
+        held = config["held_partitions"]  # every instance held some partitions, together all of them
+        assert len(held) == instances and all(held) and sum(len(h) for h in held) == figures["plan"]["partitions"]
+    assert isinstance(pair["ratio"], float) and pair["ratio"] > 0 and isinstance(pair["bound"], str)
+
+
+def test_quick_bench_measures_sustainable_rate_scale_out_and_names_its_broker(quick_figures):
+    figures, stdout = quick_figures
+    assert figures["parts"] == ["matrix", "sustainable", "scale-out"]
+    assert figures["kafka"]["external"] and set(figures["brokers"]) == {"external"}  # the session broker only
+    assert figures["brokers"]["external"]["runs"] == figures["runs"]
+    _sustainable_searches_were_measured(figures)
+    _scale_out_was_measured(figures)
+    assert "max sustainable rate, open loop" in stdout and "scale-out, service HMAC" in stdout
