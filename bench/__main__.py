@@ -262,6 +262,7 @@ def assemble(brokers: dict[str, dict], versions: list[str], description: dict, p
     figures["service_peak_rss_mb"] = round(max(rss), 1) if rss else None
     figures["targets"] = report.targets(figures)
     figures["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    figures["machine"]["reference_loop_ms_at_end"] = report.reference_loop_ms()
     return figures
 
 

@@ -32,6 +32,7 @@ def test_quick_bench_produces_every_figure(quick_figures):
 
     assert figures["mode"] == "quick"
     assert {"cores", "cpu_model", "memory_gb", "python", "kafka"} <= set(figures["machine"])
+    assert all(figures["machine"][f"reference_loop_ms_at_{when}"] > 0 for when in ("start", "end"))
     runs = {(r["system"], r["delivery"], r["algorithm"]): r for r in figures["runs"]}
     assert set(runs) == {("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac")}
     for run in runs.values():
