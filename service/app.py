@@ -40,6 +40,7 @@ from service.ops.tracing import NO_TRACING
 from service.settings import Settings
 
 Batches = dict[TopicPartition, list[Any]]
+POSITION_WAIT_S = 0.2  # the consumer's position is known at once but while it is being reset: no waiting for it
 
 
 @dataclass(eq=False)
@@ -54,12 +55,12 @@ class Fetched:
     async def settle(self, failed: frozenset[TopicPartition] | None) -> Fetched | None:
         """After the batch before it was delivered (``failed``: the partitions that were not; None: abandoned):
         this batch once decided, without the failed partitions, which were rewound and are read again."""
+        if failed is None:
+            return None  # abandoned at shutdown: its decisions are not needed
         if self.decided is not None:
             await self.decided
         if self.replay is not None:
             self.replay.settled()
-        if failed is None:
-            return None
         await self.without(failed)
         return self if self.batches else None
 
@@ -120,9 +121,14 @@ class Moderator:
                 started = time.monotonic()
                 outgoing = await (current.decided or self._decide(current))
                 delivering = asyncio.ensure_future(self._deliver(current.batches, outgoing, stop, current.trace))
-                fetching = await self._fetch_ahead(current, delivering, stop)
-                failed = await delivering
-                ahead = await self._settle_ahead(fetching, failed)
+                fetching: asyncio.Future | None = None
+                try:
+                    fetching = await self._fetch_ahead(current, delivering, stop)
+                    failed = await delivering
+                except BaseException:  # cancelled, or a bug: nothing of this batch or the next goes on alone
+                    await _cancelled(delivering, fetching)
+                    raise
+                ahead, fetch_error = await self._settle_ahead(fetching, failed)
                 if failed is None:
                     return  # abandoned at shutdown: none of it committed
                 if current.replay is not None:
@@ -133,6 +139,8 @@ class Moderator:
                 records=sum(len(part) for part in current.batches.values()), seconds=time.monotonic() - started,
                 delivered=delivered, failed=failed,
                 lag={tp: _lag(self.consumer, tp, part[-1].offset) for tp, part in current.batches.items()}))
+            if fetch_error is not None:
+                raise fetch_error  # what the fetch ahead raised, now that the batch before it is reported
 
     async def _fetch(self, stop: asyncio.Event, timeout_ms: int) -> Fetched | None:
         # getmany ignores its timeout during a rebalance (it waits for the assignment): race it with stop.
@@ -159,9 +167,11 @@ class Moderator:
                 stale.add(tp)
                 continue
             try:
-                if await self.consumer.position(tp) <= part[-1].offset:
+                # Known at once, except while the consumer resets it (after OffsetOutOfRange): then the records
+                # are read again from wherever the reset lands, as aiokafka's own buffered records are.
+                if await asyncio.wait_for(self.consumer.position(tp), POSITION_WAIT_S) <= part[-1].offset:
                     stale.add(tp)
-            except IllegalStateError:  # no longer assigned
+            except (IllegalStateError, TimeoutError):  # no longer assigned, or no position yet
                 stale.add(tp)
         if stale:
             self.log.info("batch_refetched", partitions=names(stale),
@@ -190,7 +200,11 @@ class Moderator:
         if self.pool is None or delivering.done():
             return None
         fetching = asyncio.ensure_future(self._fetch(stop, timeout_ms=0))
-        await asyncio.wait({fetching, delivering}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({fetching, delivering}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled: asyncio.wait does not pass it on
+            await _cancelled(fetching)
+            raise
         if not fetching.done():
             fetching.cancel()
         elif fetching.exception() is None and fetching.result() is not None:
@@ -198,17 +212,19 @@ class Moderator:
         return fetching
 
     @staticmethod
-    async def _settle_ahead(fetching: asyncio.Future | None,
-                            failed: frozenset[TopicPartition] | None) -> Fetched | None:
-        """The batch fetched ahead, decided, once the one before it is delivered (``Fetched.settle``); what the
-        fetch raised is raised now, after that delivery."""
+    async def _settle_ahead(fetching: asyncio.Future | None, failed: frozenset[TopicPartition] | None
+                            ) -> tuple[Fetched | None, BaseException | None]:
+        """The batch fetched ahead, decided, once the one before it is delivered (``Fetched.settle``), or what
+        the fetch raised, for the loop to raise once the batch before is reported."""
         if fetching is None:
-            return None
+            return None, None
         await asyncio.wait({fetching})  # a cancelled fetch ends at once
         if fetching.cancelled():
-            return None
+            return None, None
+        if fetching.exception() is not None:
+            return None, fetching.exception()
         ahead = fetching.result()
-        return None if ahead is None else await ahead.settle(failed)
+        return (None if ahead is None else await ahead.settle(failed)), None
 
     async def _process(self, batches: Batches, replay: Any) -> dict[TopicPartition, list[Outgoing]]:
         """``process_batch`` in the worker threads, the batch's partitions spread over them (``decide_threads``).
@@ -242,6 +258,15 @@ class Moderator:
         except DeliveryFailed as failed:
             self.ownership.rewind(batches, failed)
             return frozenset(failed.partitions)
+
+
+async def _cancelled(*tasks: asyncio.Future | None) -> None:
+    """Cancel these tasks and wait until they end (a delivery's own clean-up: its transaction aborted)."""
+    running = [task for task in tasks if task is not None and not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running)
 
 
 def _lag(consumer: AIOKafkaConsumer, tp: TopicPartition, last_offset: int) -> int | None:

@@ -90,8 +90,10 @@ class ReplayBatch:
         key, at = (decision.signer, nonce), decision.evaluatedAt
         pending = self._pending.setdefault(partition, {})
         first = pending.get(key) or self._windows.window(partition).get(key, at)
-        if first is None and self._after is not None:
+        if first is None and self._after is not None:  # the batch before, still being delivered
             first = self._after._pending.get(partition, {}).get(key)
+            if first is not None and at - first.at > self._windows.max_age:
+                first = None  # as the window judges age
         if first is None:
             pending[key] = FirstSeen(at, where)
             return decision

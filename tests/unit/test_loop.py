@@ -201,14 +201,33 @@ class SlowDelivery(FakeDelivery):
         self.consumer.calls.append(("delivered", first))
 
 
-def run_ahead(n: int, chunk: int, fail: int = 0, rebalance: bool = False) -> tuple[ChunkedConsumer, SlowDelivery, list]:
+class ResettingConsumer(ChunkedConsumer):
+    """Its position is being reset once, after the first batch was fetched ahead (as after OffsetOutOfRange):
+    the cursor goes back to ``reset_to`` and ``position()`` does not answer until it is asked again."""
+
+    def __init__(self, records: list[Record], chunk: int, reset_to: int) -> None:
+        super().__init__(records, chunk)
+        self.reset_to, self.resets = reset_to, 0
+
+    async def position(self, tp) -> int:
+        if self.resets == 0 and self.cursor >= self.reset_to + self.chunk:  # the batch from reset_to is held
+            self.resets += 1
+            self.cursor = self.reset_to
+            self.calls.append(("reset", self.reset_to))
+            await asyncio.Event().wait()  # never answers: the loop must not wait for it
+        return self.cursor
+
+
+def run_ahead(n: int, chunk: int, fail: int = 0, rebalance: bool = False,
+              consumer: ChunkedConsumer | None = None) -> tuple[ChunkedConsumer, SlowDelivery, list]:
     from concurrent.futures import ThreadPoolExecutor
 
     reports: list = []
 
     async def scenario() -> tuple[ChunkedConsumer, SlowDelivery]:
         stop = asyncio.Event()
-        consumer = ChunkedConsumer(records(n), chunk)
+        nonlocal consumer
+        consumer = consumer or ChunkedConsumer(records(n), chunk)
         rebalancing: list[asyncio.Future] = []
 
         async def rebalance_now() -> None:  # the listener's callbacks wait for the batch in flight (the lock)
@@ -271,3 +290,51 @@ def test_a_batch_fetched_before_a_rebalance_is_not_delivered_after_it():
     calls = consumer.calls
     assert calls.index(("fetched", 2)) < calls.index(("delivered", 0)) < calls.index(("seek", 2))
     assert calls.count(("fetched", 2)) == 2  # once ahead (dropped as stale), once from the claimed position
+
+
+def test_a_position_being_reset_is_not_waited_for_and_its_partition_is_read_again():
+    consumer, delivery, _ = run_ahead(6, chunk=2, consumer=ResettingConsumer(records(6), chunk=2, reset_to=4))
+    assert ("reset", 4) in consumer.calls
+    assert delivered_offsets(delivery) == list(range(6))  # the batch held when it reset was read again, once
+
+
+def test_cancelling_the_loop_cancels_the_delivery_in_flight_and_the_fetch_ahead():
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Rebalancing(ChunkedConsumer):  # the fetch ahead waits, as getmany does while a rebalance is under way
+        async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+            if not timeout_ms:
+                self.calls.append(("waiting",))
+                await asyncio.Event().wait()
+            return await super().getmany(timeout_ms, max_records)
+
+    async def scenario() -> list:
+        consumer = Rebalancing(records(4), chunk=2)
+        ended: list = []
+
+        class Stuck(SlowDelivery):
+            async def deliver(self, batches, outgoing) -> None:
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    ended.append("delivery cancelled")
+                    raise
+
+        delivery = Stuck(consumer)
+        log = structlog.get_logger("test")
+        report, stall = Reports(), Stall(log)
+        ownership = Ownership(consumer, delivery, log, report, None, stall)
+        policy = type("Policy", (), {"current": POLICY})()
+        settings = Settings(decide_threads=1, replay_window_entries=0, input_topic="in")
+        with ThreadPoolExecutor(1) as pool:
+            moderator = Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall,
+                                  replay=None, pool=pool)
+            task = asyncio.ensure_future(moderator.run(asyncio.Event()))
+            while ("waiting",) not in consumer.calls:  # the fetch ahead is waiting, the delivery too
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await asyncio.wait({task})
+            await asyncio.sleep(0.05)
+            return list(ended)  # before asyncio.run cancels whatever was left running
+
+    assert asyncio.run(scenario()) == ["delivery cancelled"]

@@ -136,3 +136,16 @@ def test_a_batch_decided_while_the_one_before_is_delivered_sees_its_events():
     again = windows.batch()
     assert checked(again, other, "p1", "offset 1").decision == "approved"  # p1 remembered nothing
     assert checked(again, value, "p0", "offset 9").reasons[0].code == "signature.replay"
+
+
+def test_the_batch_before_is_judged_by_age_as_the_window_is_and_forgotten_once_settled():
+    windows = ReplayWindows(max_age=timedelta(hours=1))
+    value = event(3)
+    delivering = windows.batch()
+    checked(delivering, value, "p0", "offset 1", at=T0)
+    ahead = windows.batch(after=delivering)
+    late = checked(ahead, value, "p0", "offset 2", at=T0 + timedelta(hours=2))
+    assert late.decision == "approved"  # older than the window's age: as if the batch before were remembered
+    ahead.settled()  # the batch before failed, say: nothing of it counts any more
+    assert checked(ahead, event(4), "p0", "offset 3").decision == "approved"
+    assert checked(windows.batch(after=None), value, "p0", "offset 4").decision == "approved"
