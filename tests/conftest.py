@@ -16,9 +16,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
 
 from devtools.localkafka import LocalKafka
+
+# hypothesis is imported here, at collection, so that its pytest plugin never imports it first at the end of a
+# session (pytest_terminal_summary): a run that used no hypothesis test (tests/integration alone) then rewrote
+# hypothesis's modules after the whole run and, on CPython 3.11.7, sometimes failed there with "SystemError: AST
+# constructor recursion depth mismatch" after every test had passed.
 
 BROKER_CONTROL = "broker_control: starts its own broker to stop/kill/restart/pause it (a few seconds each)"
 
