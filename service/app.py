@@ -12,8 +12,8 @@ it, so no transaction straddles a change of ownership. While a batch is delivere
 consumer already holds) is decided in the worker thread: the core's CPU overlaps the delivery's round trips.
 It is delivered only after the batch before it, and only the partitions whose records still follow on from
 the consumer's position (``_still_current``): not those rewound after a failure, nor any that a rebalance
-reset. Nothing is committed for a decision that
-was not written: a failed partition is rewound and decided again after a back-off.
+reset. Nothing is committed for a decision that was not written: a failed partition is rewound and decided
+again after a back-off.
 """
 
 from __future__ import annotations
@@ -53,16 +53,16 @@ class Fetched:
     decided: asyncio.Future | None = None  # process_batch's result, once started
 
     async def settle(self, failed: frozenset[TopicPartition] | None) -> Fetched | None:
-        """After the batch before it was delivered (``failed``: the partitions that were not; None: abandoned):
-        this batch once decided, without the failed partitions, which were rewound and are read again."""
+        """After the batch before it was delivered: this batch once decided; None when that delivery was
+        abandoned at shutdown. Its records of the partitions that failed there are dropped before it is delivered,
+        by ``_still_current``: a failed partition is rewound and unclaimed."""
         if failed is None:
             return None  # abandoned at shutdown: its decisions are not needed
         if self.decided is not None:
             await self.decided
         if self.replay is not None:
             self.replay.settled()
-        await self.without(failed)
-        return self if self.batches else None
+        return self
 
     async def without(self, partitions: set[TopicPartition] | frozenset[TopicPartition]) -> None:
         """Drop these partitions' records, and their decisions and replay entries when decided."""

@@ -224,4 +224,3 @@ async def _serve(settings: Settings, service: Service, log: Any) -> int:
         return 0
     await service.run(stop)
     return 0
-

@@ -91,6 +91,18 @@ class FakeDelivery:
         return None
 
 
+def moderator(consumer, delivery, sink, *, pool=None) -> Moderator:
+    """The loop over these fakes, reporting to ``sink`` (None: nowhere); deciding on the event loop unless
+    given a ``pool``."""
+    settings = Settings(decide_threads=0 if pool is None else 1, replay_window_entries=0, input_topic="in")
+    log = structlog.get_logger("test")
+    report, stall = Reports(*([sink] if sink is not None else [])), Stall(log)
+    ownership = Ownership(consumer, delivery, log, report, None, stall)
+    policy = type("Policy", (), {"current": POLICY})()
+    return Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall, replay=None,
+                     pool=pool)
+
+
 def run_loop(records: list[Record], fail: int = 0) -> tuple[FakeConsumer, FakeDelivery, list]:
     reports: list = []
 
@@ -103,16 +115,9 @@ def run_loop(records: list[Record], fail: int = 0) -> tuple[FakeConsumer, FakeDe
                 if isinstance(event, BatchReport) and event.delivered:
                     stop.set()
 
-        settings = Settings(decide_threads=0, replay_window_entries=0, input_topic="in")
-        log = structlog.get_logger("test")
         consumer = FakeConsumer(records)
         delivery = FakeDelivery(consumer, fail)
-        report, stall = Reports(Recorder()), Stall(log)
-        ownership = Ownership(consumer, delivery, log, report, None, stall)
-        policy = type("Policy", (), {"current": POLICY})()
-        moderator = Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall,
-                              replay=None, pool=None)
-        await asyncio.wait_for(moderator.run(stop), timeout=30)
+        await asyncio.wait_for(moderator(consumer, delivery, Recorder()).run(stop), timeout=30)
         return consumer, delivery
 
     consumer, delivery = asyncio.run(scenario())
@@ -246,15 +251,8 @@ def run_ahead(n: int, chunk: int, fail: int = 0, rebalance: bool = False,
                 if done >= n:
                     stop.set()
 
-        settings = Settings(decide_threads=1, replay_window_entries=0, input_topic="in")
-        log = structlog.get_logger("test")
-        report, stall = Reports(Recorder()), Stall(log)
-        ownership = Ownership(consumer, delivery, log, report, None, stall)
-        policy = type("Policy", (), {"current": POLICY})()
         with ThreadPoolExecutor(1) as pool:
-            moderator = Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall,
-                                  replay=None, pool=pool)
-            await asyncio.wait_for(moderator.run(stop), timeout=30)
+            await asyncio.wait_for(moderator(consumer, delivery, Recorder(), pool=pool).run(stop), timeout=30)
         return consumer, delivery
 
     consumer, delivery = asyncio.run(scenario())
@@ -321,15 +319,8 @@ def test_cancelling_the_loop_cancels_the_delivery_in_flight_and_the_fetch_ahead(
                     raise
 
         delivery = Stuck(consumer)
-        log = structlog.get_logger("test")
-        report, stall = Reports(), Stall(log)
-        ownership = Ownership(consumer, delivery, log, report, None, stall)
-        policy = type("Policy", (), {"current": POLICY})()
-        settings = Settings(decide_threads=1, replay_window_entries=0, input_topic="in")
         with ThreadPoolExecutor(1) as pool:
-            moderator = Moderator(settings, consumer, delivery, ownership, policy, report, log, stall=stall,
-                                  replay=None, pool=pool)
-            task = asyncio.ensure_future(moderator.run(asyncio.Event()))
+            task = asyncio.ensure_future(moderator(consumer, delivery, None, pool=pool).run(asyncio.Event()))
             while ("waiting",) not in consumer.calls:  # the fetch ahead is waiting, the delivery too
                 await asyncio.sleep(0.01)
             task.cancel()
