@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from service.kafka.delivery import ExactlyOnce
+from service.kafka.partitioner import partition_for
 from service.settings import Settings
 
 # (topic, partition or None for the key's, key, value, headers)
@@ -28,7 +28,7 @@ def review_settings(settings: Settings) -> Settings:
 
 def hashed_partition(key: bytes, partitions: int) -> int:
     """The partition aiokafka's (and the Java client's) default partitioner gives ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return partition_for(key, partitions)
 
 
 class SettleDelivery(ExactlyOnce):
