@@ -35,6 +35,17 @@ _PLAIN_HOST = rf"(?:{_LABEL}\.)*{_LAST_LABEL}\.?"
 PLAIN_HOST = re.compile(_PLAIN_HOST)
 PLAIN_URL = re.compile(rf"(?:[Hh][Tt][Tt][Pp][Ss]?)://({_PLAIN_HOST})(?::[0-9]{{0,4}})?(?:[/?#][!-~]*)?")
 
+# The same language written without lookahead, anchored, for Rust's regex engine (it has no lookaround), so that
+# pydantic-core can check the schema's URL fields itself (``article.py``). A label not starting with "xn--" in
+# any case is one of: a first character other than x; x then nothing or not n; xn then nothing or not "-";
+# xn- then nothing or not "-". tests/unit/test_urls.py holds it to PLAIN_URL.
+_AFTER_X = (r"[Xx](?:[A-MO-Za-mo-z0-9-][A-Za-z0-9-]*)?|[Xx][Nn](?:[A-Za-z0-9][A-Za-z0-9-]*)?"
+            r"|[Xx][Nn]-(?:[A-Za-z0-9][A-Za-z0-9-]*)?")
+_LABEL_NO_LOOKAHEAD = rf"(?:[A-WYZa-wyz0-9-][A-Za-z0-9-]*|{_AFTER_X})"
+_LAST_LABEL_NO_LOOKAHEAD = rf"(?:[A-WYZa-wyz][A-Za-z0-9-]*|{_AFTER_X})"
+PLAIN_URL_ANCHORED_NO_LOOKAHEAD = (rf"^(?:[Hh][Tt][Tt][Pp][Ss]?)://(?:{_LABEL_NO_LOOKAHEAD}\.)*{_LAST_LABEL_NO_LOOKAHEAD}\.?"
+                                   r"(?::[0-9]{0,4})?(?:[/?#][!-~]*)?$")
+
 # The standard's preprocessing: leading/trailing C0 controls and spaces are stripped, tabs and newlines removed.
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")

@@ -694,3 +694,87 @@ def test_url_schemes_are_read_as_by_the_regex(prefix, rest):
     from service.core.urls import url_scheme
 
     assert url_scheme(prefix + rest) == old_url_scheme(prefix + rest)
+
+
+# ---- issue 14: the article schema checked without Python for the usual event ---------------------------------------
+# validate_article() tries a validator whose URL checks are a Rust-engine pattern (PLAIN_URL rewritten without
+# lookahead) and whose dates take a strict-string step, then falls back to Article.model_validate. It must give
+# the same Article, or the same errors, for every input; the pattern must accept exactly PLAIN_URL's URLs.
+
+from pydantic_core import SchemaValidator  # noqa: E402
+
+from service.core.article import _PLAIN_ARTICLE, validate_article  # noqa: E402
+from service.core.urls import PLAIN_URL, PLAIN_URL_ANCHORED_NO_LOOKAHEAD  # noqa: E402
+
+_RUST_PLAIN = SchemaValidator({"type": "str", "pattern": PLAIN_URL_ANCHORED_NO_LOOKAHEAD, "regex_engine": "rust-regex"})
+_LABELS = st.sampled_from(["a", "x", "X", "xn", "XN", "xn-", "xN-", "xn--", "Xn--a", "xna", "xnb--", "x-n", "n", "-",
+                           "a-", "9", "9a", "ab9", "xx--", "x0", "xn-0", "xn-a", "ä", "_"])
+_HOSTS = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+PLAIN_CANDIDATES = st.builds(
+    lambda scheme, host, dot, port, rest: f"{scheme}://{host}{dot}{port}{rest}",
+    st.sampled_from(["https", "http", "HTTPS", "hTtP", "httpss", "ftp"]), _HOSTS, st.sampled_from(["", ".", ".."]),
+    st.sampled_from(["", ":", ":8", ":8080", ":80801", ":x"]),
+    st.one_of(st.sampled_from(["", "/", "/a?b#c", "?q", "#f", "/ä", "/a b", "/\x7f", "/~!", "x", "/\n"]),
+              st.text(alphabet=st.characters(min_codepoint=0x1F, max_codepoint=0x80), max_size=8)),
+)
+
+
+def _rust_accepts(url: str) -> bool:
+    try:
+        _RUST_PLAIN.validate_python(url)
+    except ValidationError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(st.one_of(PLAIN_CANDIDATES, URL_PIECES, st.text(max_size=30)))
+@example("https://xn--a.org/")
+@example("https://a.xn--b/")
+@example("https://a.b/\n")
+def test_the_rust_pattern_accepts_exactly_the_plain_urls(url):
+    assert _rust_accepts(url) == (PLAIN_URL.fullmatch(url) is not None), url
+
+
+def _verdict(document: dict) -> tuple[str, object]:
+    try:
+        return ("article", Article.model_validate(document))
+    except ValidationError as exc:
+        return ("errors", exc.errors(include_url=False, include_context=False))  # ctx: exception objects
+
+
+def _fast_verdict(document: dict) -> tuple[str, object]:
+    try:
+        return ("article", validate_article(document))
+    except ValidationError as exc:
+        return ("errors", exc.errors(include_url=False, include_context=False))  # ctx: exception objects
+
+
+DATES = st.one_of(st.sampled_from(["2020-05-08T04:01:00Z", "2020-05-08T04:01:00+02:00", "2020-05-08T04:01:00",
+                                   "2020-05-08", "not a date", "", 1588910460, 1588910460.5, None, True,
+                                   datetime(2020, 5, 8, tzinfo=UTC), datetime(2020, 5, 8), ["2020-05-08T04:01:00Z"]]),
+                  st.text(max_size=25))
+URLS = st.one_of(PLAIN_CANDIDATES, URL_PIECES, st.sampled_from(EDGE_URLS), st.integers(), st.none())
+
+
+@settings(max_examples=1500, deadline=None, database=None)
+@given(URLS, URLS, URLS, DATES, DATES)
+def test_validate_article_gives_what_model_validate_gives(web_url, image_url, related_url, published, related_date):
+    document = {"title": "t", "publishedDateTime": published, "webUrl": web_url,
+                "provider": {"name": "p", "domain": "p.org"}, "images": [{"url": image_url, "width": 3}],
+                "related": [{"title": "r", "webUrl": related_url, "publishedDateTime": related_date,
+                             "images": [{"url": image_url}]}]}
+    assert _fast_verdict(document) == _verdict(document)
+
+
+def test_the_fast_validator_leaves_python_out_and_the_slow_one_decides_the_rest():
+    usual = {"title": "t", "publishedDateTime": "2020-05-08T04:01:00Z", "webUrl": "https://example.org/a",
+             "provider": {"name": "p", "domain": "p.org"}, "images": [{"url": "https://cdn.example.org/i.jpg"}]}
+    assert _PLAIN_ARTICLE.validate_python(usual) == Article.model_validate(usual)
+    # A URL a browser opens but the plain pattern does not cover: the fast validator refuses it (so it did not
+    # reuse the model's own validator, which calls Python and accepts it), validate_article accepts it.
+    unusual = {**usual, "webUrl": "https://bücher.de/"}
+    with pytest.raises(ValidationError):
+        _PLAIN_ARTICLE.validate_python(unusual)
+    assert validate_article(unusual) == Article.model_validate(unusual)
+    assert type(validate_article(usual)) is Article and Article.__pydantic_complete__
