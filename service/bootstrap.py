@@ -41,6 +41,7 @@ from service.kafka.ownership import Ownership
 from service.kafka.settle import Stall
 from service.ops.decision_log import DecisionLog
 from service.ops.event_loop import loop_factory
+from service.ops.garbage import settle_after_start_up
 from service.ops.health import Health
 from service.ops.http_server import OpsServer
 from service.ops.logs import configure_logging, register_settings_secrets
@@ -183,6 +184,7 @@ def run_service(config_file: Path | None = None) -> int:
     except OSError as exc:  # e.g. a key directory entry that cannot be examined: one clear line, not a traceback
         log.error("startup_failed", error=f"{type(exc).__name__}: {exc}")
         return 2
+    settle_after_start_up()
     try:
         with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
             return runner.run(_serve(settings, service, log))
