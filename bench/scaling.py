@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from bench.generator import SIZES, signed_events, signing_key
 from bench.rules_bench import banned_terms_rules, many_rules
-from service.core.article import Article
+from service.core.article import Article, validate_article
 from service.core.batch import PolicySnapshot, Topics, process_batch
 from service.core.canonical import canonical_bytes
 from service.core.decide import decide
@@ -93,6 +93,8 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
     return {
         "decode": per_item_us(decode_event, values),
         "validate": per_item_us(Article.model_validate, documents),
+        "validate, as decide() runs it (validate_article: URLs and dates checked in pydantic-core)": per_item_us(
+            validate_article, documents),
         "decode + validate (read_article, as decide() runs them)": per_item_us(read_article, values),
         "canonical": per_item_us(canonical_bytes, documents),
         "verify (canonical + crypto)": per_item_us(lambda d: verify_document(d, keyring, now), documents),
