@@ -25,7 +25,9 @@ from service.core.decision import Decision
 from service.core.reasons import Reason
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, built once per signed record: a frozen dataclass's __init__ sets each field through object.__setattr__ (~4x the
+# time); nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
+@dataclass(slots=True)
 class FirstSeen:
     at: datetime
     where: str  # e.g. "offset 41", for the rejection message
