@@ -12,6 +12,8 @@ import orjson
 import pytest
 
 import service.core.batch as batch
+from service.core.decide import decide_record
+from service.core.decision import Decision
 from service.core.keys import SigningKey
 from service.core.signature import Keyring
 from service.files.rules_file import read_rules
@@ -65,6 +67,16 @@ def test_each_record_gets_one_outgoing_record_in_input_order_on_the_topic_of_its
     assert event["source"] == {"topic": "in", "partition": 2, "offset": 11, "timestamp": NOW_MS}
     assert [reason["code"] for reason in event["reasons"]] == ["input.unknown_format"]
     assert all(o.key == b"k" and ("moderation-decision", o.decision.decision.encode()) in o.headers for o in out)
+
+
+def test_the_outgoing_decision_leaves_the_article_to_the_value_and_the_headers():
+    value = signed(3)
+    (out,) = decided([record(20, value)], decided_at=NOW)
+    expected = decide_record(value, (), KEYRING, RULES, NOW, replay=None, partition=("in", 2), where="x")
+    assert out.decision.article is None and expected.article is not None  # the shell never reads it
+    assert out.decision == Decision(**{**{f: getattr(expected, f) for f in expected.__slots__}, "article": None})
+    assert orjson.loads(out.value)["article"] == orjson.loads(value)  # published whole
+    assert ("ce_subject", b"https://www.reuters.com/science/open-climate-dataset-3") in out.headers
 
 
 def test_a_record_whose_processing_raises_is_dead_lettered_with_its_original_bytes_and_the_batch_goes_on(
