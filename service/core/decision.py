@@ -21,8 +21,8 @@ SCHEMA_VERSION = 1
 Outcome = Literal["approved", "rejected", "review"]
 
 
-# Not frozen, built once per record: a frozen dataclass's __init__ sets each field through object.__setattr__ (~4x the
-# time); nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
+# Not frozen, built once per record: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (~4x the time). Nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
 @dataclass(slots=True)
 class Decision:
     decision: Outcome

@@ -23,8 +23,8 @@ SCHEMA_BASE_ID = "https://github.com/article-moderation/schemas/"
 DECISION_SCHEMA_ID = SCHEMA_BASE_ID + "decision.schema.json"
 
 
-# Not frozen, built once per record: a frozen dataclass's __init__ sets each field through object.__setattr__ (~4x the
-# time); nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
+# Not frozen, built once per record: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (~4x the time). Nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
 @dataclass(slots=True)
 class Source:
     topic: str

@@ -15,7 +15,7 @@ Pure: no clock, no I/O. ``service.core.decide.decide_record`` is the one caller 
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,8 +25,8 @@ from service.core.decision import Decision
 from service.core.reasons import Reason
 
 
-# Not frozen, built once per signed record: a frozen dataclass's __init__ sets each field through object.__setattr__ (~4x the
-# time); nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
+# Not frozen, built once per signed record: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (~4x the time). Nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
 @dataclass(slots=True)
 class FirstSeen:
     at: datetime
@@ -34,25 +34,38 @@ class FirstSeen:
 
 
 class ReplayWindow:
-    """The signed events decided recently in one partition: (signer, nonce) -> when and where first seen."""
+    """The signed events decided recently in one partition: key (signer and nonce) -> when and where first seen.
+
+    A dict and a deque of its keys, oldest first, rather than an OrderedDict: ~90 bytes less per entry (380 -> 290
+    with the key below), which a full window of 100,000 multiplies (docs/benchmarks.md, issue 14)."""
 
     def __init__(self, max_entries: int = 100_000, max_age: timedelta = timedelta(hours=24)) -> None:
         self.max_entries, self.max_age = max_entries, max_age
-        self._seen: OrderedDict[tuple[str, bytes], FirstSeen] = OrderedDict()
+        self._seen: dict[Hashable, FirstSeen] = {}
+        self._order: deque[Hashable] = deque()  # the keys of _seen, in the order they were remembered
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def get(self, key: tuple[str, bytes], at: datetime) -> FirstSeen | None:
+    def get(self, key: Hashable, at: datetime) -> FirstSeen | None:
         first = self._seen.get(key)
         return first if first is not None and at - first.at <= self.max_age else None
 
-    def remember(self, key: tuple[str, bytes], first: FirstSeen) -> None:
+    def remember(self, key: Hashable, first: FirstSeen) -> None:
         # Forget by count only. Forgetting by age would let one record with a producer-chosen far-future
         # timestamp push the horizon past every entry and empty the window; age is judged at lookup instead.
-        self._seen.setdefault(key, first)
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
+        if key in self._seen:
+            return  # the first sighting is the one a copy's rejection names
+        self._seen[key] = first
+        self._order.append(key)
+        while len(self._order) > self.max_entries:
+            del self._seen[self._order.popleft()]
+
+
+def replay_key(signer: str, nonce: bytes) -> bytes:
+    """One bytes object for the pair (a tuple of two objects costs ~50 bytes more per entry): the nonce's length
+    (16 bytes, docs/signing.md; any length below 256 stays unambiguous), the nonce, then the signer's id."""
+    return bytes((len(nonce),)) + nonce + signer.encode()
 
 
 class ReplayWindows:
@@ -81,7 +94,7 @@ class ReplayWindows:
 class ReplayBatch:
     def __init__(self, windows: ReplayWindows, after: ReplayBatch | None = None) -> None:
         self._windows, self._after = windows, after
-        self._pending: dict[Hashable, dict[tuple[str, bytes], FirstSeen]] = {}
+        self._pending: dict[Hashable, dict[bytes, FirstSeen]] = {}
 
     def check(self, decision: Decision, nonce: bytes, partition: Hashable, where: str) -> Decision:
         """The decision, or a rejection if its signed event (signer, ``nonce`` of its verified ``secured``) was
@@ -89,7 +102,7 @@ class ReplayBatch:
         signature step, so ``secured`` is parsed once."""
         if decision.signer is None:
             return decision
-        key, at = (decision.signer, nonce), decision.evaluatedAt
+        key, at = replay_key(decision.signer, nonce), decision.evaluatedAt
         pending = self._pending.setdefault(partition, {})
         first = pending.get(key) or self._windows.window(partition).get(key, at)
         if first is None and self._after is not None:  # the batch before, still being delivered

@@ -113,8 +113,8 @@ def parse_secured(value: object) -> tuple[bytes, bytes] | Reason:
     return tag, nonce
 
 
-# Not frozen, built once per signed record: a frozen dataclass's __init__ sets each field through object.__setattr__ (~4x the
-# time); nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
+# Not frozen, built once per signed record: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (~4x the time). Nothing assigns to one after it is built (docs/benchmarks.md, issue 14).
 @dataclass(slots=True)
 class Verified:
     """Who signed an event, and the nonce of its ``secured`` value (replay detection keys on the pair)."""

@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from service.core.decide import decide, decide_record
 from service.core.keys import SigningKey
@@ -149,3 +151,26 @@ def test_the_batch_before_is_judged_by_age_as_the_window_is_and_forgotten_once_s
     ahead.settled()  # the batch before failed, say: nothing of it counts any more
     assert checked(ahead, event(4), "p0", "offset 3").decision == "approved"
     assert checked(windows.batch(after=None), value, "p0", "offset 4").decision == "approved"
+
+
+def test_a_window_keeps_the_first_sighting_and_forgets_the_oldest_by_count():
+    from service.core.replay import FirstSeen
+
+    window = ReplayWindow(max_entries=3)
+    for n, where in [(1, "first"), (2, "o2"), (1, "again"), (3, "o3"), (4, "o4")]:
+        window.remember(bytes([n]), FirstSeen(T0, where))
+    # 1 was seen twice: kept once (its first sighting), so the fourth key pushed it out, and only it.
+    assert len(window) == 3 and window.get(bytes([1]), T0) is None
+    assert [window.get(bytes([n]), T0).where for n in (2, 3, 4)] == ["o2", "o3", "o4"]
+    window.remember(bytes([5]), FirstSeen(T0, "o5"))
+    assert window.get(bytes([2]), T0) is None and len(window) == 3
+
+
+@given(st.text(max_size=20), st.binary(max_size=40), st.text(max_size=20), st.binary(max_size=40))
+@example("bc", b"a", "c", b"ab")  # the same bytes once joined: the nonce's length tells them apart
+@example("k1", b"n" * 16, "k1", b"n" * 16)
+def test_a_replay_key_names_one_signer_and_nonce(signer, nonce, other_signer, other_nonce):
+    from service.core.replay import replay_key
+
+    same = (signer, nonce) == (other_signer, other_nonce)
+    assert (replay_key(signer, nonce) == replay_key(other_signer, other_nonce)) is same
