@@ -127,7 +127,8 @@ def _without_python_checks(node: Any) -> Any:
         return [_without_python_checks(item) for item in node]
     if not isinstance(node, dict):
         return node
-    function = node.get("function", {}).get("function") if isinstance(node.get("function"), dict) else None
+    wrapped = node.get("function")
+    function = wrapped.get("function") if isinstance(wrapped, dict) else None
     if node.get("type") == "function-after" and function is _must_be_web_url:
         return {**node["schema"], "pattern": PLAIN_URL_ANCHORED_NO_LOOKAHEAD, "regex_engine": "rust-regex"}
     if node.get("type") == "function-before" and function is _must_be_text:
@@ -139,7 +140,8 @@ def _plain_validator() -> SchemaValidator:
     # pydantic-core reuses a complete model class's own validator for a model node of a schema it is given
     # (its "prebuilt" shortcut), which would bring the Python checks back: the classes are marked incomplete
     # while this one is built. Should a pydantic-core version reuse them anyway, the result is the original
-    # validator: as correct, only slower (tests/unit/test_article_fast_path.py would fail and say so).
+    # validator: as correct, only slower (a test in tests/unit/test_perf_equivalence.py
+    # would fail and say so).
     models = (Article, RelatedArticle, Image, Provider)
     for model in models:
         model.__pydantic_complete__ = False

@@ -38,7 +38,7 @@ PLAIN_URL = re.compile(rf"(?:[Hh][Tt][Tt][Pp][Ss]?)://({_PLAIN_HOST})(?::[0-9]{{
 # The same language written without lookahead, anchored, for Rust's regex engine (it has no lookaround), so that
 # pydantic-core can check the schema's URL fields itself (``article.py``). A label not starting with "xn--" in
 # any case is one of: a first character other than x; x then nothing or not n; xn then nothing or not "-";
-# xn- then nothing or not "-". tests/unit/test_urls.py holds it to PLAIN_URL.
+# xn- then nothing or not "-". tests/unit/test_perf_equivalence.py holds it to PLAIN_URL.
 _AFTER_X = (r"[Xx](?:[A-MO-Za-mo-z0-9-][A-Za-z0-9-]*)?|[Xx][Nn](?:[A-Za-z0-9][A-Za-z0-9-]*)?"
             r"|[Xx][Nn]-(?:[A-Za-z0-9][A-Za-z0-9-]*)?")
 _LABEL_NO_LOOKAHEAD = rf"(?:[A-WYZa-wyz0-9-][A-Za-z0-9-]*|{_AFTER_X})"

@@ -52,4 +52,4 @@ def default_partitioner(key: bytes | None, all_partitions: Sequence[int], availa
     over every partition, an unkeyed one at random among the available ones (all of them when none is)."""
     if key is None:
         return random.choice(available or all_partitions)
-    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+    return all_partitions[partition_for(key, len(all_partitions))]

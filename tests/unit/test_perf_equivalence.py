@@ -727,7 +727,7 @@ def _rust_accepts(url: str) -> bool:
     return True
 
 
-@settings(max_examples=3000, deadline=None, database=None)
+@settings(max_examples=800, deadline=None, database=None)
 @given(st.one_of(PLAIN_CANDIDATES, URL_PIECES, st.text(max_size=30)))
 @example("https://xn--a.org/")
 @example("https://a.xn--b/")
@@ -757,7 +757,7 @@ DATES = st.one_of(st.sampled_from(["2020-05-08T04:01:00Z", "2020-05-08T04:01:00+
 URLS = st.one_of(PLAIN_CANDIDATES, URL_PIECES, st.sampled_from(EDGE_URLS), st.integers(), st.none())
 
 
-@settings(max_examples=1500, deadline=None, database=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(URLS, URLS, URLS, DATES, DATES)
 def test_validate_article_gives_what_model_validate_gives(web_url, image_url, related_url, published, related_date):
     document = {"title": "t", "publishedDateTime": published, "webUrl": web_url,
