@@ -43,6 +43,18 @@ Batches = dict[TopicPartition, list[Any]]
 POSITION_WAIT_S = 0.2  # the consumer's position is known at once but while it is being reset: no waiting for it
 
 
+@dataclass(frozen=True)
+class Settled:
+    """How a batch's delivery ended. ``committed``: its partitions whose decisions and offsets were committed, so
+    they are logged, counted and remembered (replay); that includes the partitions whose transactions committed
+    before a delivery that timed out or was abandoned as a whole. ``failed``: those rewound and decided again.
+    ``abandoned``: the shutdown stopped waiting; what did not commit then is left to the partitions' next owner."""
+
+    committed: frozenset[TopicPartition]
+    failed: frozenset[TopicPartition] = frozenset()
+    abandoned: bool = False
+
+
 @dataclass(eq=False)
 class Fetched:
     """A batch as the consumer returned it, with what the loop needs to decide and deliver it."""
@@ -52,12 +64,12 @@ class Fetched:
     replay: ReplayBatch | None = None
     decided: asyncio.Future | None = None  # process_batch's result, once started
 
-    async def settle(self, failed: frozenset[TopicPartition] | None) -> Fetched | None:
+    async def settle(self, before: Settled) -> Fetched | None:
         """After the batch before it was delivered: this batch once decided; None when that delivery was
         abandoned at shutdown. Its records of the partitions that failed there are dropped before it is delivered,
         by ``_still_current``: a failed partition is rewound and unclaimed."""
-        if failed is None:
-            return None  # abandoned at shutdown: its decisions are not needed
+        if before.abandoned:
+            return None  # the loop ends: its decisions are not needed
         if self.decided is not None:
             await self.decided
         if self.replay is not None:
@@ -124,21 +136,21 @@ class Moderator:
                 fetching: asyncio.Future | None = None
                 try:
                     fetching = await self._fetch_ahead(current, delivering, stop)
-                    failed = await delivering
+                    settled = await delivering
                 except BaseException:  # cancelled, or a bug: nothing of this batch or the next goes on alone
                     await _cancelled(delivering, fetching)
                     raise
-                ahead, fetch_error = await self._settle_ahead(fetching, failed)
-                if failed is None:
-                    return  # abandoned at shutdown: none of it committed
+                ahead, fetch_error = await self._settle_ahead(fetching, settled)
                 if current.replay is not None:
-                    current.replay.commit(set(current.batches) - failed)
-                delivered = {tp: part for tp, part in outgoing.items() if tp not in failed}
+                    current.replay.commit(settled.committed)
+                delivered = {tp: part for tp, part in outgoing.items() if tp in settled.committed}
                 current.trace.moderated(current.batches, delivered)
             self.report(BatchReport(
                 records=sum(len(part) for part in current.batches.values()), seconds=time.monotonic() - started,
-                delivered=delivered, failed=failed,
+                delivered=delivered, failed=settled.failed,
                 lag={tp: _lag(self.consumer, tp, part[-1].offset) for tp, part in current.batches.items()}))
+            if settled.abandoned:
+                return
             if fetch_error is not None:
                 raise fetch_error  # what the fetch ahead raised, now that the batch before it is reported
 
@@ -212,7 +224,7 @@ class Moderator:
         return fetching
 
     @staticmethod
-    async def _settle_ahead(fetching: asyncio.Future | None, failed: frozenset[TopicPartition] | None
+    async def _settle_ahead(fetching: asyncio.Future | None, before: Settled
                             ) -> tuple[Fetched | None, BaseException | None]:
         """The batch fetched ahead, decided, once the one before it is delivered (``Fetched.settle``), or what
         the fetch raised, for the loop to raise once the batch before is reported."""
@@ -224,7 +236,7 @@ class Moderator:
         if fetching.exception() is not None:
             return None, fetching.exception()
         ahead = fetching.result()
-        return (None if ahead is None else await ahead.settle(failed)), None
+        return (None if ahead is None else await ahead.settle(before)), None
 
     async def _process(self, batches: Batches, replay: Any) -> dict[TopicPartition, list[Outgoing]]:
         """``process_batch`` in the worker threads, the batch's partitions spread over them (``decide_threads``).
@@ -244,20 +256,27 @@ class Moderator:
         return {tp: part for result in results for tp, part in result.items()}
 
     async def _deliver(self, batches: Batches, outgoing: dict[TopicPartition, list[Outgoing]],
-                       stop: asyncio.Event, trace: Any) -> frozenset[TopicPartition] | None:
-        """The partitions whose delivery failed (rewound by ownership), or None if the shutdown abandoned it."""
-        task = asyncio.ensure_future(trace.produce(self.delivery.deliver(batches, outgoing)))
+                       stop: asyncio.Event, trace: Any) -> Settled:
+        """Deliver, within DELIVERY_TIMEOUT_S (only a grace once ``stop`` is set). A delivery cancelled there can
+        have committed some partitions already (exactly-once: one transaction each): the delivery names them in
+        ``committed`` as they commit, and only the others are rewound (or, abandoned, left to the next owner)."""
+        committed: set[TopicPartition] = set()
+        task = asyncio.ensure_future(trace.produce(self.delivery.deliver(batches, outgoing, committed)))
         try:
-            if await settle.settle(task, stop, lambda: self.deadline.remaining(0.5), self.stall.waiting):
+            delivered = await settle.settle(task, stop, lambda: self.deadline.remaining(0.5), self.stall.waiting)
+            done = frozenset(committed)
+            if delivered or done >= set(batches):  # (every transaction committed just before the time ran out)
                 self.ownership.delivered()
-                return frozenset()
+                return Settled(frozenset(batches))
             if stop.is_set():
-                self.log.warning("batch_abandoned", records=sum(len(part) for part in batches.values()))
-                return None
-            raise DeliveryFailed(set(batches), TimeoutError(f"not delivered in {settle.DELIVERY_TIMEOUT_S} s"))
+                self.log.warning("batch_abandoned", records=sum(len(part) for tp, part in batches.items()
+                                                                if tp not in done),
+                                 partitions=names(set(batches) - done), committed=names(done))
+                return Settled(done, abandoned=True)
+            raise DeliveryFailed(set(batches) - done, TimeoutError(f"not delivered in {settle.DELIVERY_TIMEOUT_S} s"))
         except DeliveryFailed as failed:
             self.ownership.rewind(batches, failed)
-            return frozenset(failed.partitions)
+            return Settled(frozenset(set(batches) - failed.partitions), frozenset(failed.partitions))
 
 
 async def _cancelled(*tasks: asyncio.Future | None) -> None:

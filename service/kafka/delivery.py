@@ -55,8 +55,11 @@ class Delivery(Protocol):
     async def retain(self, partitions: set[TopicPartition]) -> None:
         """Release everything held for partitions other than these (after a rebalance)."""
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
-        """Write the decisions and commit the offsets; raise DeliveryFailed naming the partitions that failed."""
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed,
+                      committed: set[TopicPartition] | None = None) -> None:
+        """Write the decisions and commit the offsets; raise DeliveryFailed naming the partitions that failed.
+        Each partition is added to ``committed`` as soon as its decisions and offset are committed, so a caller
+        that cancels a delivery (a time-out, a shutdown) knows which partitions it need not decide again."""
 
     async def stop(self) -> None: ...
 
@@ -167,12 +170,15 @@ class AtLeastOnce:
     async def retain(self, partitions: set[TopicPartition]) -> None:
         return None
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed,
+                      committed: set[TopicPartition] | None = None) -> None:
         try:
             if self._producer is None:
                 raise KafkaError("no producer: claim() has not succeeded yet")
             await _send_all(self._producer, (out for part in by_source(outgoing).values() for out in part))
             await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+            if committed is not None:
+                committed.update(batches)
         except BaseException as exc:
             producer, self._producer = self._producer, None
             if producer is not None:
@@ -227,11 +233,14 @@ class ExactlyOnce:
         self._stopped = True
         await self.retain(set())
 
-    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed) -> None:
+    async def deliver(self, batches: dict[TopicPartition, list[Any]], outgoing: Processed,
+                      committed: set[TopicPartition] | None = None) -> None:
         by_partition = by_source(outgoing)
         partitions = list(batches)
+        done = set() if committed is None else committed
         results = await asyncio.gather(
-            *(self._deliver_partition(tp, batches[tp][-1].offset + 1, by_partition.get(tp, ())) for tp in partitions),
+            *(self._deliver_partition(tp, batches[tp][-1].offset + 1, by_partition.get(tp, ()), done)
+              for tp in partitions),
             return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -241,8 +250,10 @@ class ExactlyOnce:
             failed = {tp for tp, r in zip(partitions, results, strict=True) if isinstance(r, BaseException)}
             raise DeliveryFailed(failed, errors[0])
 
-    async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: Sequence[Outgoing]) -> None:
+    async def _deliver_partition(self, tp: TopicPartition, next_offset: int, outgoing: Sequence[Outgoing],
+                                 committed: set[TopicPartition]) -> None:
         await self.transaction(tp, next_offset, lambda producer: _send_all(producer, outgoing))
+        committed.add(tp)  # the transaction is committed: a cancellation from now on cannot undo it
 
     async def transaction(self, tp: TopicPartition, next_offset: int,
                           send: Callable[[AIOKafkaProducer], Awaitable[None]]) -> None:

@@ -380,3 +380,36 @@ def test_at_least_once_stop_closes_its_producer() -> None:
     run(delivery.stop())
     run(delivery.stop())  # twice is harmless
     assert world.steps("mod-producer") == ["start", "stop"]
+
+
+def test_a_delivery_cancelled_midway_names_the_partitions_that_committed() -> None:
+    """Prevents committed decisions going unlogged and unremembered: when the loop cancels a delivery (its time
+    ran out, or the shutdown's grace), the partitions whose transactions had committed are named in
+    ``committed``, so only the others are rewound and decided again."""
+    world = World(faults=Faults({"commit_transaction"}, only=TXN1, error=asyncio.CancelledError))
+    delivery = exactly_once(world)
+    run(delivery.claim({P0, P1}))
+    r0, out0 = batch(P0, 0, 2)
+    r1, out1 = batch(P1, 0, 1)
+    committed: set[TopicPartition] = set()
+    with pytest.raises(asyncio.CancelledError):
+        run(delivery.deliver({P0: r0, P1: r1}, out0 + out1, committed))
+    assert committed == {P0}
+    assert (TXN0, "commit_transaction") in [e[:2] for e in world.journal]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_at_least_once_names_its_partitions_committed_only_after_the_offset_commit(fails: bool) -> None:
+    """At-least-once commits every partition of a batch in one offset commit: all of them or none."""
+    world = World(faults=Faults({"commit"} if fails else set()))
+    delivery = at_least_once(world)
+    run(delivery.claim({P0, P1}))
+    r0, out0 = batch(P0, 0, 1)
+    r1, out1 = batch(P1, 0, 1)
+    committed: set[TopicPartition] = set()
+    if fails:
+        with pytest.raises(DeliveryFailed):
+            run(delivery.deliver({P0: r0, P1: r1}, out0 + out1, committed))
+    else:
+        run(delivery.deliver({P0: r0, P1: r1}, out0 + out1, committed))
+    assert committed == (set() if fails else {P0, P1})

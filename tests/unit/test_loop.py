@@ -81,7 +81,7 @@ class FakeDelivery:
     async def retain(self, partitions) -> None:
         return None
 
-    async def deliver(self, batches, outgoing) -> None:
+    async def deliver(self, batches, outgoing, committed=None) -> None:
         if self.fail:
             self.fail -= 1
             raise DeliveryFailed(set(batches), RuntimeError("injected: fenced"))
@@ -91,10 +91,11 @@ class FakeDelivery:
         return None
 
 
-def moderator(consumer, delivery, sink, *, pool=None) -> Moderator:
+def moderator(consumer, delivery, sink, *, pool=None, **settings_overrides) -> Moderator:
     """The loop over these fakes, reporting to ``sink`` (None: nowhere); deciding on the event loop unless
     given a ``pool``."""
-    settings = Settings(decide_threads=0 if pool is None else 1, replay_window_entries=0, input_topic="in")
+    settings = Settings(decide_threads=0 if pool is None else 1, replay_window_entries=0, input_topic="in",
+                        **settings_overrides)
     log = structlog.get_logger("test")
     report, stall = Reports(*([sink] if sink is not None else [])), Stall(log)
     ownership = Ownership(consumer, delivery, log, report, None, stall)
@@ -194,14 +195,14 @@ class SlowDelivery(FakeDelivery):
         self.consumer.calls.append(("claimed",))
         return {tp: self.committed for tp in partitions}
 
-    async def deliver(self, batches, outgoing) -> None:
+    async def deliver(self, batches, outgoing, committed=None) -> None:
         first = batches[TP][0].offset
         self.consumer.calls.append(("delivering", first))
         await asyncio.sleep(0.05)
         if self.during is not None:
             during, self.during = self.during, None
             await during()
-        await super().deliver(batches, outgoing)
+        await super().deliver(batches, outgoing, committed)
         self.committed = batches[TP][-1].offset + 1
         self.consumer.calls.append(("delivered", first))
 
@@ -311,7 +312,7 @@ def test_cancelling_the_loop_cancels_the_delivery_in_flight_and_the_fetch_ahead(
         ended: list = []
 
         class Stuck(SlowDelivery):
-            async def deliver(self, batches, outgoing) -> None:
+            async def deliver(self, batches, outgoing, committed=None) -> None:
                 try:
                     await asyncio.Event().wait()
                 except asyncio.CancelledError:
@@ -329,3 +330,115 @@ def test_cancelling_the_loop_cancels_the_delivery_in_flight_and_the_fetch_ahead(
             return list(ended)  # before asyncio.run cancels whatever was left running
 
     assert asyncio.run(scenario()) == ["delivery cancelled"]
+
+
+# A delivery cancelled after some of its partitions committed (exactly-once: a transaction per partition): the
+# time-out, or the shutdown's grace, ran out while one partition's transaction waited for the broker.
+
+TP1 = TopicPartition("in", 1)
+
+
+class TwoPartitionConsumer(FakeConsumer):
+    """Two records on each of two partitions, returned together; a rewound partition is read again."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.cursors = {TP: 0, TP1: 0}
+
+    async def start(self) -> None:
+        await self.listener.on_partitions_assigned({TP, TP1})
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        await asyncio.sleep(0.01)
+        batch = {}
+        for tp, cursor in self.cursors.items():
+            if tp not in self.paused and cursor < 2:
+                batch[tp] = [Record("in", tp.partition, offset, None, b"k", b"x", ()) for offset in range(cursor, 2)]
+                self.calls.append(("fetched", tp.partition, cursor))
+                self.cursors[tp] = 2
+        return batch
+
+    def seek(self, tp, offset: int) -> None:
+        self.calls.append(("seek", tp.partition, offset))
+        self.cursors[tp] = offset
+
+    async def position(self, tp) -> int:
+        return self.cursors[tp]
+
+    def highwater(self, tp) -> int:
+        return 2
+
+
+class OnePartitionHangs(FakeDelivery):
+    """Commits TP's transaction at once; TP1's waits for a broker that does not answer, the first time."""
+
+    def __init__(self, consumer: FakeConsumer, on_hang=None) -> None:
+        super().__init__(consumer)
+        self.hangs, self.on_hang = 1, on_hang
+
+    async def deliver(self, batches, outgoing, committed=None) -> None:
+        for tp in sorted(batches, key=lambda tp: tp.partition):
+            if tp == TP1 and self.hangs:
+                self.hangs -= 1
+                if self.on_hang is not None:
+                    self.on_hang()
+                await asyncio.Event().wait()
+            self.delivered.append({tp: [out.source.offset for out in outgoing[tp]]})
+            committed.add(tp)
+
+
+def batch_reports(reports: list) -> list[BatchReport]:
+    return [r for r in reports if isinstance(r, BatchReport) and r.records]
+
+
+def test_a_timed_out_delivery_rewinds_only_the_partitions_that_did_not_commit(monkeypatch):
+    from service.kafka import settle
+
+    monkeypatch.setattr(settle, "DELIVERY_TIMEOUT_S", 0.3)
+    reports: list = []
+
+    async def scenario() -> tuple[TwoPartitionConsumer, OnePartitionHangs]:
+        stop = asyncio.Event()
+        consumer = TwoPartitionConsumer()
+        delivery = OnePartitionHangs(consumer)
+
+        class Recorder:
+            def report(self, event) -> None:
+                reports.append(event)
+                if isinstance(event, BatchReport) and TP1 in event.delivered:
+                    stop.set()
+
+        await asyncio.wait_for(moderator(consumer, delivery, Recorder()).run(stop), timeout=30)
+        return consumer, delivery
+
+    consumer, delivery = asyncio.run(scenario())
+    first, second = batch_reports(reports)
+    assert set(first.delivered) == {TP} and first.failed == {TP1}  # TP's decisions are logged and counted
+    assert [o.source.offset for o in first.delivered[TP]] == [0, 1]
+    assert set(second.delivered) == {TP1} and not second.failed
+    assert delivery.delivered == [{TP: [0, 1]}, {TP1: [0, 1]}]  # each decision written once
+    after = consumer.calls[consumer.calls.index(("fetched", 0, 0)) + 1:]
+    assert ("seek", 1, 0) in after and ("seek", 0, 0) not in after  # only TP1 went back
+    assert ("fetched", 0, 0) not in after
+
+
+def test_a_delivery_abandoned_at_shutdown_still_reports_what_committed_before_the_loop_ends():
+    reports: list = []
+
+    async def scenario() -> TwoPartitionConsumer:
+        stop = asyncio.Event()
+        consumer = TwoPartitionConsumer()
+        delivery = OnePartitionHangs(consumer, on_hang=stop.set)  # the shutdown comes while TP1 waits
+
+        class Recorder:
+            def report(self, event) -> None:
+                reports.append(event)
+
+        await asyncio.wait_for(moderator(consumer, delivery, Recorder(), shutdown_timeout_s=1).run(stop), timeout=30)
+        return consumer
+
+    consumer = asyncio.run(scenario())
+    (only,) = batch_reports(reports)
+    assert set(only.delivered) == {TP} and only.failed == frozenset()  # TP1: left to the next owner, not retried
+    after = consumer.calls[consumer.calls.index(("fetched", 1, 0)) + 1:]
+    assert after == [("stopped",)]  # nothing rewound, nothing read again: the loop ended
