@@ -4,8 +4,9 @@ bare relay, on a real Kafka broker.
 Parts (``--only matrix,sustainable,scale-out``; all three by default):
 
 - matrix: closed-loop throughput, latency at 1,000 events/s, CPU and memory of the relay and the service (HMAC,
-  Ed25519; at-least-once and exactly-once), each run twice (interleaved, best figures kept: report.best_of);
-  then the in-process scaling figures;
+  Ed25519; at-least-once and exactly-once) and of the shell floor (the service with its decision core canned,
+  HMAC: bench/shell_floor.py), each run twice (interleaved, best figures kept: report.best_of); then the
+  in-process scaling figures;
 - sustainable: the max sustainable rate, open loop (bench/sustainable.py), of the relay and the service (HMAC)
   at each delivery: a bisection of 3 steps of 60 s between 0.3x and 1.2x the matrix's closed-loop throughput;
 - scale-out: one service instance against two in one group, closed loop (bench/scale_out.py).
@@ -13,9 +14,9 @@ Parts (``--only matrix,sustainable,scale-out``; all three by default):
 Full mode (~22 minutes) runs every part on the first Kafka version of ``--kafka-versions`` (default: 4.1.1, or
 $KAFKA_VERSION, then 3.9.1), each on its own LocalKafka, and the matrix reduced to the relay and the service with
 HMAC, both deliveries, one pass, on the others; writes bench/results/latest.json unless --json names another
-file. Quick mode (CI, ~1 minute): at-least-once only, the relay and the service with HMAC, small N, two
-sustainable steps of 3 s, scale-out with 3,000 events, one broker; writes JSON only with --json. With
-KAFKA_BOOTSTRAP_SERVERS set, that broker alone is measured (the JSON says so).
+file. Quick mode (CI, ~1 minute): at-least-once only, the relay, the service and the shell floor with HMAC,
+small N, two sustainable steps of 3 s, scale-out with 3,000 events, one broker; writes JSON only with --json.
+With KAFKA_BOOTSTRAP_SERVERS set, that broker alone is measured (the JSON says so).
 """
 
 from __future__ import annotations
@@ -63,12 +64,17 @@ class Options:
 
 def matrix(quick: bool, only: str | None = None, reduced: bool = False,
            system: str | None = None) -> list[tuple[str, str, str]]:
-    """(system, delivery, algorithm) of each run; ``reduced``: the relay and the service with HMAC only."""
+    """(system, delivery, algorithm) of each run; ``reduced``: the relay and the service with HMAC only.
+
+    "service-shell" is the service with its decision core canned (bench/shell_floor.py), run right after the
+    service with HMAC at each delivery so that the two are measured in the same conditions; ``system``
+    "service" selects it too (it is the service's process)."""
     if quick:
-        runs = [("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac")]
+        runs = [("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac"),
+                ("service-shell", "at-least-once", "hmac")]
     else:
         algorithms = (("relay", "hmac"), ("service", "hmac")) if reduced else (
-            ("relay", "hmac"), ("service", "hmac"), ("service", "ed25519"))
+            ("relay", "hmac"), ("service", "hmac"), ("service-shell", "hmac"), ("service", "ed25519"))
         runs = [(s, delivery, alg) for delivery in DELIVERIES if only in (None, delivery) for s, alg in algorithms]
         if only in (None, "at-least-once") and not reduced:  # what offloading verification buys, same run
             runs.append(("service-inline", "at-least-once", "ed25519"))
@@ -250,6 +256,7 @@ def assemble(brokers: dict[str, dict], versions: list[str], description: dict, p
         figures["scaling"] = in_process(options.quick)
     figures["ratios"] = report.ratios(runs)
     figures["offloading"] = report.offloading(runs)
+    figures["shell_floor"] = report.shell_floor(runs)
     figures["events_per_cpu_second"] = report.events_per_cpu_second(runs)
     figures["sustainable"] = primary.get("sustainable")
     figures["scale_out"] = primary.get("scale_out")

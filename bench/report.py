@@ -1,6 +1,6 @@
-"""The machine's description, the service/relay ratios, events per CPU-second, the targets of issue 14, whether
-everything completed, and the table printed on stdout (matrix, brokers side by side, sustainable rates,
-scale-out)."""
+"""The machine's description, the service/relay ratios, events per CPU-second, the shell floor, the targets of
+issue 14, whether everything completed, and the table printed on stdout (matrix, brokers side by side,
+sustainable rates, scale-out)."""
 
 from __future__ import annotations
 
@@ -107,6 +107,28 @@ def events_per_cpu_second(runs: list[dict]) -> dict:
     return found
 
 
+def shell_floor(runs: list[dict]) -> dict:
+    """Per delivery, CPU s per 1,000 events of the shell floor (the service with its decision core canned,
+    bench/shell_floor.py), the service and the relay, all HMAC and from the same run: ``decision_share`` is the
+    part of the service's CPU that deciding costs end to end ((service - shell) / service), ``shell_over_relay``
+    how far the shell alone is above a bare relay."""
+    def cpu(system: str, delivery: str) -> float | None:
+        run = next((r for r in runs if r["system"] == system and r["delivery"] == delivery
+                    and r["algorithm"] == "hmac"), None)
+        value = run.get("cpu_s_per_1000") if run else None
+        return value if isinstance(value, int | float) and value > 0 else None
+
+    found: dict = {}
+    for delivery in dict.fromkeys(r["delivery"] for r in runs if r["system"] == "service-shell"):
+        shell, service, relay = (cpu(system, delivery) for system in ("service-shell", "service", "relay"))
+        found[delivery] = {
+            "shell_cpu_s_per_1000": shell, "service_cpu_s_per_1000": service, "relay_cpu_s_per_1000": relay,
+            "decision_share": round((service - shell) / service, 3) if service and shell else None,
+            "shell_over_relay": round(shell / relay, 2) if shell and relay else None,
+        }
+    return found
+
+
 def offloading(runs: list[dict]) -> dict | None:
     """Ed25519 throughput with decisions in worker threads vs on the event loop, from the same run."""
     def find(system: str) -> dict | None:
@@ -173,6 +195,13 @@ def table(figures: dict) -> str:
         for alg, r in by_alg.items():
             lines.append(f"service/relay {delivery} {alg}: throughput {_cell(r['throughput'], 2)}x, "
                          f"CPU per event {_cell(r['cpu_per_event'], 1)}x, p99 {_cell(r['latency_p99'], 1)}x")
+    for delivery, floor in (figures.get("shell_floor") or {}).items():
+        share, over = floor["decision_share"], floor["shell_over_relay"]
+        lines.append(f"shell floor {delivery} hmac: CPU s/1k shell {_cell(floor['shell_cpu_s_per_1000'], 3)}, "
+                     f"service {_cell(floor['service_cpu_s_per_1000'], 3)}, relay "
+                     f"{_cell(floor['relay_cpu_s_per_1000'], 3)} -> the decision "
+                     f"{'-' if share is None else f'{share:.0%}'} of the service's CPU, the shell "
+                     f"{_cell(over, 2)}x the relay")
     offload = figures.get("offloading")
     if offload:
         lines.append(f"offloading (at-least-once ed25519): threads {_cell(offload['threads_eps'], 0)} events/s, "

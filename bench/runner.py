@@ -71,7 +71,10 @@ def start_process(system: str, delivery: str, bootstrap: str, prefix: str, keys_
         env["MODERATION_DECIDE_THREADS"] = "0"
     env.update(extra_env or {})
     env.update({name: str(value) for name, value in (json.loads(service_env) if service_env else {}).items()})
-    argv = [sys.executable, "-m", "bench.patched", what_if] if what_if else _service_argv()
+    if system == "service-shell":  # the same process with the decision core canned (bench/shell_floor.py)
+        argv = [sys.executable, "-m", "bench.shell_floor", *([what_if] if what_if else [])]
+    else:
+        argv = [sys.executable, "-m", "bench.patched", what_if] if what_if else _service_argv()
     return Child(argv, env, log, ROOT)
 
 
@@ -99,7 +102,11 @@ def output_topics(system: str, prefix: str) -> list[str]:
 
 async def run_system(system: str, delivery: str, algorithm: str, bootstrap: str, plan: Plan, events: Events,
                      workdir: Path | None = None) -> dict:
-    """Figures of one run; ``system`` is "service", "service-inline" (decided on the event loop) or "relay"."""
+    """Figures of one run; ``system`` is "service", "service-inline" (decided on the event loop), "service-shell"
+    (the decision core canned, bench/shell_floor.py) or "relay".
+
+    A run is complete when every input key has an output, on any output topic (``Collector.seen``): the real
+    service splits its decisions 90/10 between approved and rejected, the shell floor sends them all to one."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     prefix = f"bench-{system}-{delivery}-{algorithm}-{uuid.uuid4().hex[:6]}-"
     outputs = output_topics(system, prefix)

@@ -34,7 +34,8 @@ def test_quick_bench_produces_every_figure(quick_figures):
     assert {"cores", "cpu_model", "memory_gb", "python", "kafka"} <= set(figures["machine"])
     assert all(figures["machine"][f"reference_loop_ms_at_{when}"] > 0 for when in ("start", "end"))
     runs = {(r["system"], r["delivery"], r["algorithm"]): r for r in figures["runs"]}
-    assert set(runs) == {("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac")}
+    assert set(runs) == {("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac"),
+                         ("service-shell", "at-least-once", "hmac")}
     for run in runs.values():
         assert run["complete"] and run["exit_code"] == 0 and run["duplicates"] == 0
         for name in ("throughput_eps", "cpu_s_per_1000", "peak_rss_mb", "first_decision_s"):
@@ -46,6 +47,11 @@ def test_quick_bench_produces_every_figure(quick_figures):
     total = sum(decisions.values())
     rejected = sum(n for topic, n in decisions.items() if topic.endswith("rejected"))
     assert rejected == total // 10  # the generator's 10% that config/rules.yaml rejects, and nothing dead-lettered
+    shell = runs["service-shell", "at-least-once", "hmac"]["decisions"]  # one canned approval for every event
+    assert len(shell) == 1 and next(iter(shell)).endswith("approved") and sum(shell.values()) == total
+    floor = figures["shell_floor"]["at-least-once"]
+    assert all(isinstance(floor[k], float) for k in floor), floor
+    assert "shell floor at-least-once hmac" in stdout
     ratio = figures["ratios"]["at-least-once"]["hmac"]
     assert all(isinstance(ratio[k], float) for k in ("throughput", "cpu_per_event", "latency_p99", "peak_rss"))
     stages = figures["scaling"]["stages"]

@@ -59,13 +59,34 @@ def test_the_second_broker_gets_the_reduced_matrix_and_quick_mode_one_broker(mon
         ("relay", "at-least-once", "hmac"), ("service", "at-least-once", "hmac"),
         ("relay", "exactly-once", "hmac"), ("service", "exactly-once", "hmac")]
     assert ("service-inline", "at-least-once", "ed25519") in matrix(quick=False)
-    assert {run[0] for run in matrix(quick=False, system="service")} == {"service", "service-inline"}
+    assert {run[0] for run in matrix(quick=False, system="service")} == {"service", "service-inline", "service-shell"}
     monkeypatch.delenv("KAFKA_VERSION", raising=False)
     assert kafka_versions(None, quick=False) == ["4.1.1", "3.9.1"]
     assert kafka_versions(None, quick=True) == ["4.1.1"]
     monkeypatch.setenv("KAFKA_VERSION", "3.9.1")
     assert kafka_versions(None, quick=False) == ["3.9.1", "4.1.1"]
     assert kafka_versions("4.1.1", quick=False) == ["4.1.1"]
+
+
+def test_the_shell_floor_runs_beside_the_service_in_full_and_quick_mode_not_on_the_second_broker():
+    full = matrix(quick=False)
+    for delivery in ("at-least-once", "exactly-once"):  # right after the service with HMAC, same conditions
+        assert full[full.index(("service", delivery, "hmac")) + 1] == ("service-shell", delivery, "hmac")
+    assert [run for run in matrix(quick=False, only="exactly-once") if run[0] == "service-shell"] == [
+        ("service-shell", "exactly-once", "hmac")]
+    assert ("service-shell", "at-least-once", "hmac") in matrix(quick=True)
+    assert all(run[0] != "service-shell" for run in matrix(quick=False, reduced=True) + matrix(True, system="relay"))
+
+
+def test_the_shell_floor_section_sets_the_shell_against_the_service_and_the_relay():
+    runs = [{**_run(system, 1.0), "cpu_s_per_1000": cpu} for system, cpu in
+            (("relay", 0.025), ("service", 0.1), ("service-shell", 0.04))]
+    found = report.shell_floor([*runs, {**_run("service", 1.0), "algorithm": "ed25519", "cpu_s_per_1000": 0.2}])
+    assert found == {"at-least-once": {"shell_cpu_s_per_1000": 0.04, "service_cpu_s_per_1000": 0.1,
+                                       "relay_cpu_s_per_1000": 0.025, "decision_share": 0.6,
+                                       "shell_over_relay": 1.6}}
+    assert report.shell_floor(runs[:2]) == {}  # no shell run: no section
+    assert report.shell_floor(runs[1:])["at-least-once"]["shell_over_relay"] is None
 
 
 def _run(system: str, eps: float, complete: bool = True) -> dict:
