@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 from bench.generator import SIZES, signed_events, signing_key
 from bench.rules_bench import banned_terms_rules, many_rules
 from service.core.article import Article, validate_article
@@ -106,7 +108,29 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
         "process_batch() per event": round(per_item_us(
             lambda b: process_batch({0: b}, PolicySnapshot(keyring, rules), now, topics=TOPICS), batches) / 100, 2),
         "log line": _log_line_cost(decisions),
+        LIBRARY_CALLS: _library_calls_cost(algorithm, values, documents),
     }
+
+
+# The C-implemented calls a decision cannot do without, and nothing else: the floor under decide() however its
+# Python is written (issue 14's CPU target is judged against it in docs/benchmarks.md).
+LIBRARY_CALLS = "library calls alone (orjson parse, pydantic-core schema, signature crypto, orjson write)"
+
+
+def _library_calls_cost(algorithm: str, values: list[bytes], documents: list[Any]) -> float:
+    key = signing_key(algorithm)
+    verifier = key.verification_key()
+    signed = [(canonical_bytes(d), key.sign(canonical_bytes(d))) for d in documents]
+
+    def calls(item: tuple[bytes, tuple[bytes, bytes]]) -> None:
+        value, (message, tag) = item
+        document = orjson.loads(value)
+        validate_article(document)
+        if not verifier.verify(message, tag):  # never: the figure is of a signature that verifies
+            raise AssertionError("the signature did not verify")
+        orjson.dumps(document)
+
+    return per_item_us(calls, list(zip(values, signed, strict=True)))
 
 
 def by_size(algorithms: tuple[str, ...] = ("hmac", "ed25519"), count: int = 300) -> dict[str, dict[str, float]]:
