@@ -108,16 +108,17 @@ def stages(algorithm: str, size: str = "2k", count: int = 500) -> dict[str, floa
         "process_batch() per event": round(per_item_us(
             lambda b: process_batch({0: b}, PolicySnapshot(keyring, rules), now, topics=TOPICS), batches) / 100, 2),
         "log line": _log_line_cost(decisions),
-        LIBRARY_CALLS: _library_calls_cost(algorithm, values, documents),
+        **_library_calls_cost(algorithm, values, documents),
     }
 
 
 # The C-implemented calls a decision cannot do without, and nothing else: the floor under decide() however its
 # Python is written (issue 14's CPU target is judged against it in docs/benchmarks.md).
 LIBRARY_CALLS = "library calls alone (orjson parse, pydantic-core schema, signature crypto, orjson write)"
+CRYPTO_ALONE = "signature crypto alone (HMAC-SHA256 or Ed25519 verify of the canonical form)"
 
 
-def _library_calls_cost(algorithm: str, values: list[bytes], documents: list[Any]) -> float:
+def _library_calls_cost(algorithm: str, values: list[bytes], documents: list[Any]) -> dict[str, float]:
     key = signing_key(algorithm)
     verifier = key.verification_key()
     signed = [(canonical_bytes(d), key.sign(canonical_bytes(d))) for d in documents]
@@ -130,7 +131,8 @@ def _library_calls_cost(algorithm: str, values: list[bytes], documents: list[Any
             raise AssertionError("the signature did not verify")
         orjson.dumps(document)
 
-    return per_item_us(calls, list(zip(values, signed, strict=True)))
+    return {LIBRARY_CALLS: per_item_us(calls, list(zip(values, signed, strict=True))),
+            CRYPTO_ALONE: per_item_us(lambda pair: verifier.verify(*pair), signed)}
 
 
 def by_size(algorithms: tuple[str, ...] = ("hmac", "ed25519"), count: int = 300) -> dict[str, dict[str, float]]:
