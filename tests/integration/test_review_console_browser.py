@@ -149,7 +149,8 @@ def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_sta
         driver.find_element(By.ID, "name").send_keys("alice")
         driver.find_element(By.ID, "password").send_keys("not the password")
         driver.find_element(By.ID, "sign-in").click()
-        assert "Wrong name or password" in driver.find_element(By.ID, "login-error").text
+        # click() does not wait for the form's response (an argon2id check, slower on a busy machine)
+        wait.until(lambda d: any("Wrong name or password" in e.text for e in d.find_elements(By.ID, "login-error")))
 
         # sign in: the queue shows both held articles, the hostile title as text
         driver.find_element(By.ID, "name").send_keys("alice")
@@ -175,7 +176,7 @@ def test_reviewer_signs_in_sees_held_articles_approves_one_and_hostile_input_sta
         driver.get(f"{base}/item/{urllib.parse.quote(benign, safe='')}")
         driver.find_element(By.ID, "approve-note").send_keys("source checked by phone")
         driver.find_element(By.ID, "approve").click()
-        assert driver.find_element(By.ID, "result-title").text == "Settled"
+        wait.until(lambda d: any(e.text == "Settled" for e in d.find_elements(By.ID, "result-title")))
         assert "Approved by alice" in driver.find_element(By.ID, "result").text
         driver.find_element(By.ID, "back").click()
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.held")) == 2)
