@@ -267,7 +267,7 @@ class Moderator:
             done = frozenset(committed)
             if delivered or done >= set(batches):  # (every transaction committed just before the time ran out)
                 self.ownership.delivered()
-                return Settled(frozenset(batches))
+                return Settled(frozenset(batches), abandoned=not delivered and stop.is_set())
             if stop.is_set():
                 self.log.warning("batch_abandoned", records=sum(len(part) for tp, part in batches.items()
                                                                 if tp not in done),

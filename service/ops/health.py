@@ -40,9 +40,9 @@ class Health:
     def report(self, event: Event) -> None:
         """The loop's hook (through ``Reports``, beside logs and metrics)."""
         match event:
-            case BatchReport(records=records, failed=failed):
+            case BatchReport(records=records, delivered=delivered):
                 self.loop_turned()
-                if records and not failed:  # a committed batch: the broker answered
+                if records and delivered:  # some partition's decisions committed: the broker answered
                     self.broker_answered()
             case Assignment(owned=owned):
                 self.partitions = len(owned)

@@ -339,23 +339,26 @@ TP1 = TopicPartition("in", 1)
 
 
 class TwoPartitionConsumer(FakeConsumer):
-    """Two records on each of two partitions, returned together; a rewound partition is read again."""
+    """``n`` records on each of two partitions, ``chunk`` of each per fetch; a rewound partition is read again."""
 
-    def __init__(self) -> None:
+    def __init__(self, n: int = 2, chunk: int = 2) -> None:
         super().__init__([])
+        self.n, self.chunk = n, chunk
         self.cursors = {TP: 0, TP1: 0}
 
     async def start(self) -> None:
         await self.listener.on_partitions_assigned({TP, TP1})
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
-        await asyncio.sleep(0.01)
+        if timeout_ms:
+            await asyncio.sleep(0.01)
         batch = {}
         for tp, cursor in self.cursors.items():
-            if tp not in self.paused and cursor < 2:
-                batch[tp] = [Record("in", tp.partition, offset, None, b"k", b"x", ()) for offset in range(cursor, 2)]
+            if tp not in self.paused and cursor < self.n:
+                end = min(cursor + self.chunk, self.n)
+                batch[tp] = [Record("in", tp.partition, offset, None, b"k", b"x", ()) for offset in range(cursor, end)]
                 self.calls.append(("fetched", tp.partition, cursor))
-                self.cursors[tp] = 2
+                self.cursors[tp] = end
         return batch
 
     def seek(self, tp, offset: int) -> None:
@@ -366,7 +369,7 @@ class TwoPartitionConsumer(FakeConsumer):
         return self.cursors[tp]
 
     def highwater(self, tp) -> int:
-        return 2
+        return self.n
 
 
 class OnePartitionHangs(FakeDelivery):
@@ -377,6 +380,7 @@ class OnePartitionHangs(FakeDelivery):
         self.hangs, self.on_hang = 1, on_hang
 
     async def deliver(self, batches, outgoing, committed=None) -> None:
+        await asyncio.sleep(0.02)  # a round trip: the loop fetches and decides the next batch meanwhile
         for tp in sorted(batches, key=lambda tp: tp.partition):
             if tp == TP1 and self.hangs:
                 self.hangs -= 1
@@ -442,3 +446,39 @@ def test_a_delivery_abandoned_at_shutdown_still_reports_what_committed_before_th
     assert set(only.delivered) == {TP} and only.failed == frozenset()  # TP1: left to the next owner, not retried
     after = consumer.calls[consumer.calls.index(("fetched", 1, 0)) + 1:]
     assert after == [("stopped",)]  # nothing rewound, nothing read again: the loop ended
+
+
+def test_after_a_partial_time_out_the_batch_decided_ahead_keeps_the_committed_partition_and_drops_the_other(
+        monkeypatch):
+    """With decide threads the next batch is fetched and decided during the delivery that times out: its records
+    of the committed partition go on (once), those of the rewound one are dropped and read again from the
+    committed offset. Every record's decision is delivered exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.kafka import settle
+
+    monkeypatch.setattr(settle, "DELIVERY_TIMEOUT_S", 0.3)
+    seen: dict = {TP: [], TP1: []}
+
+    async def scenario() -> OnePartitionHangs:
+        stop = asyncio.Event()
+        consumer = TwoPartitionConsumer(n=4, chunk=2)
+        delivery = OnePartitionHangs(consumer)
+
+        class Recorder:
+            def report(self, event) -> None:
+                if isinstance(event, BatchReport):
+                    for tp, part in event.delivered.items():
+                        seen[tp] += [out.source.offset for out in part]
+                    if len(seen[TP]) >= 4 and len(seen[TP1]) >= 4:
+                        stop.set()
+
+        with ThreadPoolExecutor(1) as pool:
+            await asyncio.wait_for(moderator(consumer, delivery, Recorder(), pool=pool).run(stop), timeout=30)
+        return delivery
+
+    delivery = asyncio.run(scenario())
+    written = sorted((tp.partition, offset) for batch in delivery.delivered for tp, offsets in batch.items()
+                     for offset in offsets)
+    assert written == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]  # once each
+    assert seen == {TP: [0, 1, 2, 3], TP1: [0, 1, 2, 3]}  # logged once each, in order

@@ -121,8 +121,10 @@ def test_readiness_needs_partitions_and_recent_broker_contact():
     assert health.ready()[0] is False and "broker not heard from" in health.ready()[1]
     health.report(BatchReport(records=1, seconds=0.1, failed=frozenset({P0})))  # not committed: no answer
     assert health.ready()[0] is False
-    health.report(BatchReport(records=1, seconds=0.1))
-    assert health.ready()[0] is True
+    health.report(BatchReport(records=1, seconds=0.1))  # abandoned at shutdown, nothing committed: no answer
+    assert health.ready()[0] is False
+    health.report(BatchReport(records=2, seconds=0.1, delivered={P1: ["decision"]}, failed=frozenset({P0})))
+    assert health.ready()[0] is True  # P1's transaction committed: the broker answered
     health.report(Assignment(frozenset(), revoked=frozenset({P0, P1})))  # all revoked
     assert health.ready()[0] is False
 
