@@ -4,8 +4,9 @@
   has turned within ``health_stall_s``. A service retrying an unreachable broker at start is alive, not stuck.
 - ready (/readyz): at least one verification key is loaded (without one every signed event would be rejected
   as ``signature.unknown_signer``), the consumer owns at least one partition, and the broker answered within
-  ``ready_stale_s``: a delivered batch, a partition assignment, or the watcher's probe (``end_offsets`` of the
-  owned partitions, sent only when the loop has been idle). An idle instance with a healthy broker stays ready.
+  ``ready_stale_s``: a batch with at least one partition committed, a partition assignment, or the watcher's
+  probe (``end_offsets`` of the owned partitions, sent only when the loop has been idle). An idle instance with a
+  healthy broker stays ready.
 
 The loop's turns and the broker's answers arrive as reports (``report()``, a sink of service/ops/reports.py):
 one ``BatchReport`` per turn, one ``Assignment`` per rebalance step. ``watch(consumer)`` is handed the consumer
