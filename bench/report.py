@@ -76,11 +76,17 @@ def _get(figures: dict, path: str) -> object:
     return node
 
 
+def _run(runs: list[dict], system: str, delivery: str, algorithm: str | None = None) -> dict | None:
+    """The run of ``system`` at ``delivery`` (with ``algorithm``, unless None: the relay has one), or None."""
+    return next((r for r in runs if r["system"] == system and r["delivery"] == delivery
+                 and algorithm in (None, r["algorithm"])), None)
+
+
 def ratios(runs: list[dict]) -> dict:
     """service / relay per delivery mode and algorithm: throughput, CPU per event, latency p99, peak RSS."""
     found: dict = {}
     for run in (r for r in runs if r["system"] == "service"):
-        relay = next((r for r in runs if r["system"] == "relay" and r["delivery"] == run["delivery"]), None)
+        relay = _run(runs, "relay", run["delivery"])
         if relay is None:
             continue
 
@@ -113,8 +119,7 @@ def shell_floor(runs: list[dict]) -> dict:
     part of the service's CPU that deciding costs end to end ((service - shell) / service), ``shell_over_relay``
     how far the shell alone is above a bare relay."""
     def cpu(system: str, delivery: str) -> float | None:
-        run = next((r for r in runs if r["system"] == system and r["delivery"] == delivery
-                    and r["algorithm"] == "hmac"), None)
+        run = _run(runs, system, delivery, "hmac")
         value = run.get("cpu_s_per_1000") if run else None
         return value if isinstance(value, int | float) and value > 0 else None
 
@@ -131,11 +136,7 @@ def shell_floor(runs: list[dict]) -> dict:
 
 def offloading(runs: list[dict]) -> dict | None:
     """Ed25519 throughput with decisions in worker threads vs on the event loop, from the same run."""
-    def find(system: str) -> dict | None:
-        return next((r for r in runs if r["system"] == system and r["algorithm"] == "ed25519"
-                     and r["delivery"] == "at-least-once"), None)
-
-    threads, inline = find("service"), find("service-inline")
+    threads, inline = (_run(runs, system, "at-least-once", "ed25519") for system in ("service", "service-inline"))
     if not threads or not inline or not threads.get("throughput_eps") or not inline.get("throughput_eps"):
         return None
     return {"threads_eps": threads["throughput_eps"], "inline_eps": inline["throughput_eps"],
